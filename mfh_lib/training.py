@@ -1,0 +1,148 @@
+"""Training loops, vectorised over seeds.
+
+An :class:`Ensemble` holds S independently initialised copies of one architecture as stacked
+parameters (``torch.func.stack_module_state``) and runs them with ``torch.func.vmap`` over
+``functional_call``: one batched forward/backward trains all S members at once. Because member
+losses are summed before ``backward`` and the optimisers used here (SGD, Adam, AdamW) act
+element-wise, each member follows exactly the trajectory it would follow if trained alone.
+
+Models with BatchNorm must not update running statistics under vmap: build them with
+``track_running_stats=False`` (batch statistics in train and eval) or train them in a loop.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from .cache import progress
+
+
+class Ensemble:
+    """S members of ``make_model()``; member i is initialised after ``torch.manual_seed(seed + i)``."""
+
+    def __init__(self, make_model: Callable[[], nn.Module], num_members: int, seed: int = 0, device="cpu"):
+        members = []
+        for i in range(num_members):
+            torch.manual_seed(seed + i)
+            members.append(make_model().to(device))
+        params, buffers = stack_module_state(members)
+        self.params = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+        self.buffers = buffers
+        self.base = copy.deepcopy(members[0]).to("meta")
+        self.num_members = num_members
+        self.training = True
+
+    def _call_one(self, params, buffers, *inputs):
+        return functional_call(self.base, (params, buffers), inputs)
+
+    def __call__(self, *inputs: torch.Tensor, shared: bool = False) -> torch.Tensor:
+        """Member-wise forward. Inputs have a leading member axis (S, ...) unless ``shared``."""
+        self.base.train(self.training)
+        in_dims = (0, 0) + tuple(None if shared else 0 for _ in inputs)
+        return vmap(self._call_one, in_dims=in_dims, randomness="different")(self.params, self.buffers, *inputs)
+
+    def parameters(self) -> list[torch.Tensor]:
+        return list(self.params.values())
+
+    def train(self, mode: bool = True) -> "Ensemble":
+        self.training = mode
+        return self
+
+    def eval(self) -> "Ensemble":
+        return self.train(False)
+
+    def member_state_dict(self, i: int) -> dict:
+        """Member i's weights as an ordinary state dict (load into ``make_model()``)."""
+        state = {k: v[i].detach().clone() for k, v in self.params.items()}
+        state.update({k: v[i].clone() for k, v in self.buffers.items()})
+        return state
+
+
+def make_optimizer(params, name: str = "sgd", lr: float = 0.1, momentum: float = 0.0, weight_decay: float = 0.0):
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; use 'sgd', 'adam' or 'adamw'")
+
+
+def member_batches(tensors: Sequence[torch.Tensor], shared: Sequence[bool], num_members: int,
+                   batch_size: int | None, generator: torch.Generator | None):
+    """Yield tuples of (S, B, ...) batches; every member draws its own shuffle.
+
+    ``shared[j]`` says tensor j has no member axis (the same data for every member).
+    ``batch_size=None`` is full-batch (no shuffling).
+    """
+    n = tensors[0].shape[1 - int(shared[0])]
+    device = tensors[0].device
+    if batch_size is None or batch_size >= n:
+        yield tuple(t.expand(num_members, *t.shape) if s else t for t, s in zip(tensors, shared))
+        return
+    order = torch.stack([torch.randperm(n, generator=generator) for _ in range(num_members)]).to(device)
+    rows = torch.arange(num_members, device=device)[:, None]
+    for start in range(0, n, batch_size):
+        idx = order[:, start:start + batch_size]
+        yield tuple(t[idx] if s else t[rows, idx] for t, s in zip(tensors, shared))
+
+
+def train_ensemble(
+    ensemble: Ensemble,
+    tensors: Sequence[torch.Tensor],
+    loss_fn: Callable[..., torch.Tensor],
+    *,
+    shared: Sequence[bool] | None = None,
+    num_epochs: int,
+    batch_size: int | None = None,
+    optimizer: str = "sgd",
+    lr: float = 0.1,
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    generator: torch.Generator | None = None,
+    desc: str = "train",
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> list[float]:
+    """Train every member; ``loss_fn(ensemble, *batch)`` returns the (S,) per-member losses.
+
+    Returns the mean member loss of the last batch of each epoch (for learning curves).
+    """
+    shared = shared if shared is not None else [False] * len(tensors)
+    opt = make_optimizer(ensemble.parameters(), optimizer, lr, momentum, weight_decay)
+    ensemble.train()
+    history = []
+    for epoch in progress(range(num_epochs), desc=desc):
+        for batch in member_batches(tensors, shared, ensemble.num_members, batch_size, generator):
+            losses = loss_fn(ensemble, *batch)
+            opt.zero_grad(set_to_none=True)
+            losses.sum().backward()
+            opt.step()
+        history.append(float(losses.detach().mean()))
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+    ensemble.eval()
+    return history
+
+
+@torch.no_grad()
+def predict_ensemble(ensemble: Ensemble, *inputs: torch.Tensor, shared: bool = False, batch_size: int = 4096) -> torch.Tensor:
+    """Member-wise outputs (S, N, ...) in eval mode, in chunks along the sample axis."""
+    was_training = ensemble.training
+    ensemble.eval()
+    axis = 0 if shared else 1
+    n = inputs[0].shape[axis]
+    chunks = [
+        ensemble(*(x.narrow(axis, start, min(batch_size, n - start)) for x in inputs), shared=shared)
+        for start in range(0, n, batch_size)
+    ]
+    ensemble.train(was_training)
+    return torch.cat(chunks, dim=1)
+
+
+def member_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(S,) accuracy in percent; ``labels`` is (N,) shared or (S, N) per member."""
+    return (logits.argmax(-1) == labels).float().mean(-1) * 100
