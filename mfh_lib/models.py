@@ -35,3 +35,112 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
+
+
+# --- MM-IMDB (chapter 06_mmimdb) ---
+def multibench_unimodal(in_features: int, hidden: int, embed_dim: int, num_outputs: int, head_hidden: int | None = None) -> nn.Sequential:
+    """MultiBench's unimodal MM-IMDB network: encoder MLP(in, hidden, embed) then head MLP(embed, head_hidden, K).
+
+    MultiBench uses text MLP(300, 512, 512) and image MLP(4096, 1024, 512), each with head MLP(512, 512, 23).
+    """
+    head_hidden = embed_dim if head_hidden is None else head_hidden
+    return nn.Sequential(MLP(in_features, [hidden], embed_dim), MLP(embed_dim, [head_hidden], num_outputs))
+
+
+class LateFusion(nn.Module):
+    """MultiBench's late fusion: per-modality MLP encoders, concatenated embeddings, MLP head.
+
+    ``forward(a, b)`` takes the two modalities in the MultimodalDataset's (a, b) order.
+    """
+
+    def __init__(self, in_a: int, in_b: int, hidden_a: int, hidden_b: int, embed_dim: int, head_hidden: int, num_outputs: int):
+        super().__init__()
+        self.encoder_a = MLP(in_a, [hidden_a], embed_dim)
+        self.encoder_b = MLP(in_b, [hidden_b], embed_dim)
+        self.head = MLP(2 * embed_dim, [head_hidden], num_outputs)
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([self.encoder_a(a), self.encoder_b(b)], dim=-1))
+
+
+# --- feature ranking (MFH Alg. 1, RAVDESS / VGGSound) ---
+class FeatureHead(nn.Module):
+    """``head(features(x))``: a network split at the layer whose channels Algorithm 1 ranks.
+
+    ``features`` may be ``nn.Identity()`` (rank the input channels) or the layers up to a hidden
+    representation (rank its channels); ``head`` maps those channels to logits.
+    """
+
+    def __init__(self, features: nn.Module, head: nn.Module):
+        super().__init__()
+        self.features, self.head = features, head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+def ranked_mlp(in_features: int, hidden: Sequence[int], out_features: int, rank_layer: str = "hidden",
+               dropout: float = 0.0) -> FeatureHead:
+    """An MLP as FeatureHead: ``rank_layer="hidden"`` splits after the last hidden ReLU (the
+    authors' RAVDESS nets rank their 128-d penultimate layer), ``"input"`` keeps the whole MLP as head."""
+    if rank_layer == "input":
+        return FeatureHead(nn.Identity(), MLP(in_features, hidden, out_features, dropout))
+    if rank_layer != "hidden" or not hidden:
+        raise ValueError("rank_layer must be 'input' or 'hidden' (the latter needs at least one hidden layer)")
+    body = MLP(in_features, hidden[:-1], hidden[-1], dropout).net
+    return FeatureHead(nn.Sequential(*body, nn.ReLU()), nn.Linear(hidden[-1], out_features))
+
+
+def audio_resnet(num_classes: int, depth: int = 18) -> FeatureHead:
+    """MFH App. B.4 audio network: torchvision ResNet-18/50 (no pretrained weights) on 1-channel
+    spectrograms; ``features`` ends at the global-average-pooled 512-d (2048-d) vector, ``head`` is fc."""
+    from torchvision.models import resnet18, resnet50
+
+    if depth not in (18, 50):
+        raise ValueError(f"depth must be 18 or 50, got {depth}")
+    net = (resnet18 if depth == 18 else resnet50)(weights=None, num_classes=num_classes)
+    net.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    head, net.fc = net.fc, nn.Identity()
+    return FeatureHead(net, head)
+
+
+def video_r3d(num_classes: int) -> FeatureHead:
+    """MFH App. B.4 video network: torchvision's 3D ResNet-18 (r3d_18, no pretrained weights) on
+    (3, T, H, W) clips; ``features`` ends at the pooled 512-d vector, ``head`` is fc."""
+    from torchvision.models.video import r3d_18
+
+    net = r3d_18(weights=None, num_classes=num_classes)
+    head, net.fc = net.fc, nn.Identity()
+    return FeatureHead(net, head)
+
+
+# --- NYU Depth V2 segmentation (chapter 04_nyu_depth) ---
+def batchnorm_to_groupnorm(module: nn.Module, max_groups: int = 8) -> nn.Module:
+    """Replace every BatchNorm2d by a GroupNorm (in place): per-sample statistics, so seeds can be
+    stacked with torch.func.vmap and eval does not depend on running averages of tiny batches."""
+    import math
+
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            setattr(module, name, nn.GroupNorm(math.gcd(child.num_features, max_groups), child.num_features))
+        else:
+            batchnorm_to_groupnorm(child, max_groups)
+    return module
+
+
+def deeplabv3plus(in_channels: int, num_classes: int, encoder: str = "resnet18", encoder_depth: int = 3,
+                  decoder_channels: int = 32, atrous_rates: Sequence[int] = (1, 2, 3), group_norm: bool = True) -> nn.Module:
+    """DeepLabV3+ (segmentation_models_pytorch) from scratch (encoder_weights=None: nothing downloads).
+
+    ``encoder_depth`` < 5 truncates the ResNet (depth 3 stops at stride 8); the ASPP rates are given
+    in feature-map pixels, so small images need small rates (the paper's (12, 24, 36) suit 512 px).
+    """
+    import segmentation_models_pytorch as smp
+
+    net = smp.DeepLabV3Plus(encoder_name=encoder, encoder_depth=encoder_depth, encoder_weights=None,
+                            decoder_channels=decoder_channels, decoder_atrous_rates=tuple(atrous_rates),
+                            in_channels=in_channels, classes=num_classes)
+    for stage in range(max(encoder_depth, 2), 5):  # smp keeps the unused ResNet stages: drop their weights
+        if hasattr(net.encoder, f"layer{stage}"):
+            setattr(net.encoder, f"layer{stage}", nn.Identity())
+    return batchnorm_to_groupnorm(net) if group_norm else net

@@ -146,3 +146,93 @@ def predict_ensemble(ensemble: Ensemble, *inputs: torch.Tensor, shared: bool = F
 def member_accuracy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """(S,) accuracy in percent; ``labels`` is (N,) shared or (S, N) per member."""
     return (logits.argmax(-1) == labels).float().mean(-1) * 100
+
+
+# --- multi-label metrics (MM-IMDB chapter) ---
+def member_f1(logits: torch.Tensor, labels: torch.Tensor, threshold: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(micro F1, macro F1) in percent, each (S,), for (S, N, K) multi-label logits.
+
+    A label is predicted when its logit exceeds ``threshold`` (0 = sigmoid probability 0.5).
+    ``labels`` is (N, K) shared or (S, N, K) per member. Micro F1 pools true/false positives over
+    labels; macro F1 averages per-label F1, counting a label with no positives and no predictions
+    as 0 (scikit-learn's ``zero_division=0``).
+    """
+    predicted = (logits > threshold).float()
+    labels = labels.float().expand_as(predicted)
+    tp = (predicted * labels).sum(-2)
+    fp = (predicted * (1 - labels)).sum(-2)
+    fn = ((1 - predicted) * labels).sum(-2)
+    micro = 2 * tp.sum(-1) / (2 * tp.sum(-1) + fp.sum(-1) + fn.sum(-1)).clamp_min(1)
+    macro = (2 * tp / (2 * tp + fp + fn).clamp_min(1)).mean(-1)
+    return micro * 100, macro * 100
+
+
+# --- semantic segmentation with pixel-wise KD (chapter 04_nyu_depth) ---
+def train_segmentation(
+    ensemble: Ensemble,
+    views: Sequence[torch.Tensor],
+    labels: torch.Tensor,
+    *,
+    teacher: Ensemble | None = None,
+    teacher_input: torch.Tensor | None = None,
+    rho: float = 1.0,
+    temperature: float = 1.0,
+    ignore_index: int = -100,
+    **train_kwargs,
+) -> list[float]:
+    """Train every member on (N, C, H, W) inputs and (N, H, W) labels with MFH eq. (1) per pixel.
+
+    ``views`` lists one or more inputs of the same scenes (same channel count). Every batch holds each
+    drawn scene once per view, so two views (RGB, depth rendered as 3 channels) train one network on
+    both modalities with shared weights, as Omnivore does. With a ``teacher`` (an Ensemble of the same
+    size, kept in eval mode) member s distils from teacher member s fed ``teacher_input`` (paired seeds).
+    ``train_kwargs`` go to :func:`train_ensemble` (num_epochs, batch_size, optimizer, lr, generator, ...).
+    """
+    from .losses import kd_loss
+
+    num_views = len(views)
+    tensors = [*views, labels] + ([teacher_input] if teacher is not None else [])
+    if teacher is not None:
+        teacher.eval()  # the ASPP dropout must be off while the teacher labels pixels
+
+    def loss_fn(model, *batch):
+        inputs, targets = torch.cat(batch[:num_views], dim=1), batch[num_views].repeat(1, num_views, 1, 1)
+        logits = model(inputs)
+        teacher_logits = None
+        if teacher is not None:
+            with torch.no_grad():
+                teacher_logits = teacher(batch[num_views + 1]).repeat(1, num_views, 1, 1, 1)
+        return torch.stack([
+            kd_loss(logits[s], None if teacher_logits is None else teacher_logits[s], targets[s],
+                    rho=rho, temperature=temperature, ignore_index=ignore_index)
+            for s in range(model.num_members)
+        ])
+
+    return train_ensemble(ensemble, tensors, loss_fn, shared=[True] * len(tensors), **train_kwargs)
+
+
+@torch.no_grad()
+def segmentation_confusion(ensemble: Ensemble, inputs: torch.Tensor, labels: torch.Tensor, num_classes: int,
+                           ignore_index: int = -100, batch_size: int = 64) -> torch.Tensor:
+    """(S, K, K) confusion counts [true, predicted] over labelled pixels, computed in chunks so the
+    logits of a whole test set never sit in memory at once."""
+    ensemble.eval()
+    confusion = torch.zeros(ensemble.num_members, num_classes * num_classes, dtype=torch.long, device=labels.device)
+    for start in range(0, inputs.shape[0], batch_size):
+        pred = ensemble(inputs[start:start + batch_size], shared=True).argmax(2)  # (S, B, H, W)
+        target = labels[start:start + batch_size].expand_as(pred)
+        valid = target != ignore_index
+        for s in range(ensemble.num_members):
+            codes = target[s][valid[s]] * num_classes + pred[s][valid[s]]
+            confusion[s] += torch.bincount(codes, minlength=num_classes * num_classes)
+    return confusion.view(-1, num_classes, num_classes)
+
+
+def iou_from_confusion(confusion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-class IoU (S, K) in percent (nan where a class is neither present nor predicted) and the
+    mIoU (S,): the mean over classes with a non-empty union, as in the usual NYU protocol."""
+    confusion = confusion.double()
+    intersection = confusion.diagonal(dim1=-2, dim2=-1)
+    union = confusion.sum(-1) + confusion.sum(-2) - intersection
+    iou = torch.where(union > 0, intersection / union.clamp_min(1), torch.full_like(union, float("nan"))) * 100
+    return iou, iou.nanmean(-1)

@@ -116,3 +116,17 @@ def sample_mvd(spec: MVDSpec, n: int, delta: torch.Tensor, generator: torch.Gene
     x_a[..., J1] = x_star[..., J1]
     x_b[..., J2] = x_star[..., J2]
     return x_a, x_b, y
+
+
+def spec_from_sizes(d1: int, d2: int, d: int, size_J1: int, size_J2: int, overlap: int) -> MVDSpec:
+    """The spec with |J1| = size_J1, |J2| = size_J2 and |J1 ∩ J2| = overlap (layout of spec_from_counts).
+
+    This is the parametrisation a reader thinks in (how many decisive features each modality sees
+    and how many of them are shared); it raises a ConfigError when the sizes are inconsistent.
+    """
+    if not 0 <= overlap <= min(size_J1, size_J2):
+        raise ConfigError(
+            f"overlap must lie in [0, min(|J1|, |J2|)] = [0, {min(size_J1, size_J2)}], got {overlap}; "
+            "shrink the overlap or enlarge |J1| / |J2|"
+        )
+    return spec_from_counts(d1, d2, d, size_J1 - overlap, size_J2 - overlap, overlap)

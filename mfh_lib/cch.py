@@ -1,0 +1,283 @@
+"""The Cross-modal Complementarity Hypothesis (CCH, Xie, Xu & Sanguinetti 2025) and its Gaussian model.
+
+CCH: crossmodal KD helps when I(T; S) > I(S; Y), T the teacher's representation, S the student's
+(in the theorem: T = w1'x1, the teacher's prediction, and S = w*'x2, the optimal student's).
+
+The linear Gaussian KD model (our derivation; the summary gives only the theorem)
+--------------------------------------------------------------------------------
+(x2, y, t) jointly Gaussian and zero-mean, x2 in R^d the student modality, y the regression target
+and t = w1'x1 the teacher's prediction. Write beta = w* = S22^-1 s2y (the population student),
+a = S22^-1 s2t, sigma_y^2 = Var(y | x2), sigma_t^2 = Var(t | x2) and c = Cov(y, t | x2). With n
+samples the KD student minimises |y - X w|^2 + lambda |t - X w|^2, i.e. it is OLS on the mixed
+target (y + lambda t) / (1 + lambda):
+
+    w(lambda) = (X'X)^-1 X'(y + lambda t) / (1 + lambda).
+
+The mixed target is x2'b + e with b = (beta + lambda a)/(1 + lambda) and Var(e | x2) =
+s^2(lambda) = (sigma_y^2 + 2 lambda c + lambda^2 sigma_t^2)/(1 + lambda)^2, and for Gaussian rows
+E[(X'X)^-1] = S22^-1 / (n - d - 1) (inverse Wishart, n > d + 1), so the expected test risk is exact:
+
+    R(lambda) = sigma_y^2 + (lambda/(1+lambda))^2 (a - beta)' S22 (a - beta) + d/(n-d-1) s^2(lambda).
+
+Hence dR/dlambda at 0 = -2 d/(n-d-1) Cov(y - w*'x2, y - t): in the population (n -> inf) the slope
+is 0 (the background note's observation) and at finite n KD helps for small lambda iff the
+student-oracle's and the teacher's errors are positively correlated.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import mi
+from .config import ConfigError
+
+DTYPE = torch.float64
+
+
+@dataclass
+class LinearGaussianKD:
+    """Joint covariance of (x2 [d coordinates], y, t) and everything the KD risk needs."""
+
+    cov: torch.Tensor  # (d + 2, d + 2), order x2..., y, t
+
+    def __post_init__(self):
+        self.cov = torch.as_tensor(self.cov, dtype=DTYPE)
+        if self.cov.ndim != 2 or self.cov.shape[0] != self.cov.shape[1] or self.cov.shape[0] < 3:
+            raise ConfigError(f"cov must be a square (d+2, d+2) matrix ordered (x2, y, t), got {tuple(self.cov.shape)}")
+        self.d = self.cov.shape[0] - 2
+        S22, s2y, s2t = self.cov[:self.d, :self.d], self.cov[:self.d, self.d], self.cov[:self.d, self.d + 1]
+        self.beta = torch.linalg.solve(S22, s2y)  # w*, the population student
+        self.a = torch.linalg.solve(S22, s2t)  # the teacher's projection on x2
+        syy, stt, syt = self.cov[self.d, self.d], self.cov[self.d + 1, self.d + 1], self.cov[self.d, self.d + 1]
+        self.sigma_y2 = syy - s2y @ self.beta
+        self.sigma_t2 = stt - s2t @ self.a
+        self.c = syt - s2y @ self.a
+        diff = self.a - self.beta
+        self.bias2 = diff @ S22 @ diff
+        self.var_student = s2y @ self.beta  # Var(w*'x2)
+        self.cov_teacher_student = s2t @ self.beta  # Cov(t, w*'x2)
+        self.var_y, self.var_t = syy, stt
+
+    @classmethod
+    def from_linear_map(cls, student_map, label_map, teacher_map, teacher_scale: float = 1.0) -> "LinearGaussianKD":
+        """Variables as linear maps of independent N(0, 1) latents: x2 = A2 z, y = c'z, x1 = A1 z.
+
+        The teacher is the calibrated population predictor from x1, t = E[y | x1] (least squares),
+        times ``teacher_scale`` (1 = calibrated; other values keep every MI but change the KD risk).
+        """
+        A2 = torch.as_tensor(student_map, dtype=DTYPE)
+        cy = torch.as_tensor(label_map, dtype=DTYPE).reshape(1, -1)
+        A1 = torch.as_tensor(teacher_map, dtype=DTYPE)
+        A1 = A1.reshape(1, -1) if A1.ndim == 1 else A1
+        w1 = torch.linalg.lstsq(A1 @ A1.T, A1 @ cy.T).solution  # S11^-1 s1y
+        ct = teacher_scale * (w1.T @ A1)
+        M = torch.cat([A2, cy, ct])
+        return cls(M @ M.T)
+
+    # --- the criterion -------------------------------------------------------------------------
+    def i_teacher_student(self) -> torch.Tensor:
+        rho = self.cov_teacher_student / torch.sqrt(self.var_t * self.var_student)
+        return mi.gaussian_mi_from_corr(rho)
+
+    def i_student_label(self) -> torch.Tensor:
+        return mi.gaussian_mi_from_corr(torch.sqrt(self.var_student / self.var_y))
+
+    def cch_gap(self) -> torch.Tensor:
+        """I(w1'x1; w*'x2) - I(w*'x2; y): CCH predicts a KD gain when > 0."""
+        return self.i_teacher_student() - self.i_student_label()
+
+    def error_covariance(self) -> torch.Tensor:
+        """Cov(y - w*'x2, y - t) = sigma_y^2 - c: the exact first-order criterion (gain iff > 0)."""
+        return self.sigma_y2 - self.c
+
+    # --- the risk ------------------------------------------------------------------------------
+    def _variance_factor(self, n) -> float:
+        if n is None or n == float("inf"):
+            return 0.0
+        if n <= self.d + 1:
+            raise ConfigError(f"the exact risk needs n > d + 1 = {self.d + 1} samples (inverse-Wishart mean), got n={n}")
+        return self.d / (n - self.d - 1)
+
+    def risk(self, lam, n=None) -> torch.Tensor:
+        """Expected test MSE of the KD student; n=None is the population (infinite-sample) risk."""
+        lam = torch.as_tensor(lam, dtype=DTYPE)
+        mix = lam / (1 + lam)
+        noise = (self.sigma_y2 + 2 * lam * self.c + lam**2 * self.sigma_t2) / (1 + lam) ** 2
+        return self.sigma_y2 + mix**2 * self.bias2 + self._variance_factor(n) * noise
+
+    def slope_at_zero(self, n=None) -> torch.Tensor:
+        """dR/dlambda at lambda = 0: -2 d/(n-d-1) Cov(y - w*'x2, y - t); exactly 0 in the population."""
+        return -2 * self._variance_factor(n) * self.error_covariance()
+
+    def sample(self, n: int, num_draws, generator: torch.Generator):
+        """Draws of n rows: x2 (*num_draws, n, d), y and t (*num_draws, n)."""
+        shape = tuple(num_draws) if isinstance(num_draws, (tuple, list)) else (num_draws,)
+        chol = torch.linalg.cholesky(self.cov + 1e-12 * torch.eye(self.d + 2, dtype=DTYPE))
+        z = torch.randn(*shape, n, self.d + 2, generator=generator, dtype=DTYPE) @ chol.T
+        return z[..., :self.d], z[..., self.d], z[..., self.d + 1]
+
+    def test_risk(self, w: torch.Tensor) -> torch.Tensor:
+        """Exact population MSE E(y - w'x2)^2 of student weights w (..., d)."""
+        S22, s2y = self.cov[:self.d, :self.d], self.cov[:self.d, self.d]
+        return self.var_y - 2 * w @ s2y + torch.einsum("...i,ij,...j->...", w, S22, w)
+
+    def monte_carlo_risk(self, lams, n: int, num_draws, generator: torch.Generator) -> torch.Tensor:
+        """Test risk of the KD student fitted on each of many draws: (*num_draws, len(lams)).
+
+        Every draw is solved at once (batched normal equations); w(lambda) is linear in the two OLS
+        fits, w(lambda) = (w_y + lambda w_t)/(1 + lambda), so every lambda costs one combination.
+        """
+        x, y, t = self.sample(n, num_draws, generator)
+        gram = x.transpose(-1, -2) @ x
+        rhs = torch.stack([(x * y[..., None]).sum(-2), (x * t[..., None]).sum(-2)], dim=-1)
+        w_y, w_t = torch.linalg.solve(gram, rhs).unbind(-1)
+        lams = torch.as_tensor(lams, dtype=DTYPE)
+        w = (w_y[..., None, :] + lams[:, None] * w_t[..., None, :]) / (1 + lams[:, None])
+        return self.test_risk(w)
+
+
+def mvd_population_criteria(spec, delta: torch.Tensor, teacher_weight: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Exact criteria on the MFH eq. (27) data for linear teachers t = w_a'x^a (any batch of w_a).
+
+    ``delta`` (d,) the hyperplane; ``teacher_weight`` (..., d1) the teacher's logit direction
+    (for 2-logit models: weight[1] - weight[0]). The student is the Bayes-optimal linear one,
+    s = delta_J2'x^b. Returns i_teacher_student, i_student_label, cch_gap and mfh_shared =
+    Var(E[t | x^b]) / Var(t) (= |delta_shared|^2 / |delta_J1|^2 for the oracle teacher).
+    """
+    delta = torch.as_tensor(delta, dtype=DTYPE)
+    w = torch.as_tensor(teacher_weight, dtype=DTYPE)[..., :spec.d1]
+    shared = list(spec.shared_columns)
+    J2 = list(spec.J2)
+    var_t = (w**2).sum(-1)
+    var_s = (delta[J2] ** 2).sum()
+    cov_ts = (w[..., shared] * delta[shared]).sum(-1)
+    rho_ts = cov_ts / torch.sqrt(var_t * var_s)
+    i_ts = mi.gaussian_mi_from_corr(rho_ts)
+    i_sy = mi.binary_threshold_mi(torch.sqrt(var_s / (delta**2).sum()), 0.5)
+    return {"i_teacher_student": i_ts, "i_student_label": i_sy.expand_as(i_ts), "cch_gap": i_ts - i_sy,
+            "mfh_shared": (w[..., shared] ** 2).sum(-1) / var_t}
+
+
+# --- criteria from features (any dataset) ----------------------------------------------------------
+
+def _standardise(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    return (x - reference.mean(-2, keepdim=True)) / reference.std(-2, keepdim=True).clamp_min(1e-8)
+
+
+def fit_linear_probe(x: torch.Tensor, labels: torch.Tensor, num_classes: int, weight_decay: float = 1e-3,
+                     num_steps: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
+    """Multinomial logistic regression on (..., N, D) features, every batch element at once (L-BFGS).
+
+    Returns weight (..., D, K) and bias (..., K). A small L2 penalty keeps separable data finite.
+    """
+    weight = torch.zeros(*x.shape[:-2], x.shape[-1], num_classes, dtype=x.dtype, requires_grad=True)
+    bias = torch.zeros(*x.shape[:-2], num_classes, dtype=x.dtype, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, bias], lr=1, max_iter=num_steps, line_search_fn="strong_wolfe")
+    targets = labels.reshape(-1)
+
+    def closure():
+        optimizer.zero_grad()
+        logits = x @ weight + bias[..., None, :]
+        # summed over batch elements (each has its own parameters), averaged over samples
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, num_classes), targets, reduction="sum") / x.shape[-2]
+        loss = loss + weight_decay * (weight**2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return weight.detach(), bias.detach()
+
+
+def _two_folds(n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    order = torch.randperm(n, generator=generator)
+    return order[: n // 2], order[n // 2:]
+
+
+def _scores(logits: torch.Tensor) -> torch.Tensor:
+    """Logits (..., N, K) -> scores: a single column as is, the logit difference for K = 2, else
+    the centred logits without the last (softmax ignores a common shift, so K - 1 carry it all)."""
+    if logits.shape[-1] == 1:
+        return logits
+    if logits.shape[-1] == 2:
+        return (logits[..., 1] - logits[..., 0])[..., None]
+    centred = logits - logits.mean(-1, keepdim=True)
+    return centred[..., :-1]
+
+
+def criteria_from_features(teacher_features, student_features, labels, num_classes: int | None = None,
+                           teacher_is_logits: bool = True, estimator: str = "gaussian", ridge: float = 1e-3,
+                           seed: int = 0) -> dict[str, torch.Tensor]:
+    """CCH's MI gap and the MFH-side shared share, estimated from samples; batched over leading axes.
+
+    teacher_features: (..., N, Dt) teacher logits (``teacher_is_logits``) or features;
+    student_features: (..., N, Ds) the student modality (or a student representation);
+    labels: (..., N) integer classes. Every fitted map is cross-fitted (two folds: fit on one half,
+    score the other), so no quantity is measured on the data that fitted it.
+
+    * T = the teacher's score (its logit difference for 2 classes, centred logits otherwise; a
+      linear probe on the labels first when the features are not logits).
+    * S = w*'x2: a linear probe of the labels on the student features (the no-KD optimum).
+    * i_teacher_student = I(T; S), i_student_label = I(S; Y), cch_gap = their difference.
+    * mfh_shared = cross-fitted R^2 of T regressed linearly on the student features: the share of
+      the teacher's label signal that the student modality can reproduce. On the MFH eq. (27) data
+      with a Bayes teacher it is |delta_{J1 ∩ J2}|^2 / |delta_J1|^2, whose mean over delta is
+      |J1 ∩ J2| / |J1| = gamma / (1 - beta): the modality-general share of what the teacher uses.
+
+    estimator: "gaussian" (log-det for I(T;S); latent-probit for I(S;Y), binary labels only, and
+    the k-NN Ross estimator for K > 2) or "ksg" (KSG for I(T;S), Ross for I(S;Y)).
+    """
+    if estimator not in ("gaussian", "ksg"):
+        raise ConfigError(f"estimator must be 'gaussian' or 'ksg', got {estimator!r}")
+    xt = torch.as_tensor(teacher_features, dtype=DTYPE)
+    xs = torch.as_tensor(student_features, dtype=DTYPE)
+    y = torch.as_tensor(labels).long()
+    if xt.shape[:-1] != y.shape or xs.shape[:-1] != y.shape:
+        raise ConfigError(f"teacher {tuple(xt.shape)}, student {tuple(xs.shape)} and labels {tuple(y.shape)} "
+                          "must share the leading (..., N) axes")
+    k = num_classes or int(y.max()) + 1
+    n = y.shape[-1]
+    folds = _two_folds(n, torch.Generator().manual_seed(seed))
+
+    def cross_fit(features, fit_and_predict):
+        out = None
+        for fit_idx, score_idx in (folds, folds[::-1]):
+            pred = fit_and_predict(features[..., fit_idx, :], y[..., fit_idx], features[..., score_idx, :])
+            if out is None:
+                out = pred.new_zeros(*pred.shape[:-2], n, pred.shape[-1])
+            out[..., score_idx, :] = pred
+        return out
+
+    def probe(fit_x, fit_y, score_x):
+        weight, bias = fit_linear_probe(_standardise(fit_x, fit_x), fit_y, k)
+        return _scores(_standardise(score_x, fit_x) @ weight + bias[..., None, :])
+
+    teacher = _scores(xt) if teacher_is_logits else cross_fit(xt, probe)
+    student = cross_fit(xs, probe)
+
+    # R^2 of the teacher score from the student features (cross-fitted ridge regression)
+    residual = torch.zeros_like(teacher)
+    for fit_idx, score_idx in (folds, folds[::-1]):
+        fx, sx = xs[..., fit_idx, :], xs[..., score_idx, :]
+        design_fit = torch.nn.functional.pad(_standardise(fx, fx), (0, 1), value=1.0)
+        design_score = torch.nn.functional.pad(_standardise(sx, fx), (0, 1), value=1.0)
+        gram = design_fit.transpose(-1, -2) @ design_fit
+        gram = gram + ridge * fit_idx.numel() * torch.eye(gram.shape[-1], dtype=DTYPE)
+        coef = torch.linalg.solve(gram, design_fit.transpose(-1, -2) @ teacher[..., fit_idx, :])
+        residual[..., score_idx, :] = teacher[..., score_idx, :] - design_score @ coef
+    total = (teacher - teacher.mean(-2, keepdim=True)).pow(2).sum((-2, -1))
+    mfh_shared = (1 - residual.pow(2).sum((-2, -1)) / total).clamp(0, 1)
+
+    if estimator == "ksg":
+        i_ts = mi.ksg_mi(teacher, student)
+        i_sy = mi.ksg_mi_discrete(student, y)
+        i_ty = mi.ksg_mi_discrete(teacher, y)
+    else:
+        i_ts = mi.gaussian_mi_estimate(teacher, student)
+        if k == 2:
+            i_sy = mi.latent_probit_mi_estimate(student[..., 0], y)
+            i_ty = mi.latent_probit_mi_estimate(teacher[..., 0], y)
+        else:
+            i_sy, i_ty = mi.ksg_mi_discrete(student, y), mi.ksg_mi_discrete(teacher, y)
+    return {"i_teacher_student": i_ts, "i_student_label": i_sy, "cch_gap": i_ts - i_sy,
+            "i_teacher_label": i_ty, "mfh_shared": mfh_shared}

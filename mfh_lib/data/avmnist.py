@@ -1,0 +1,457 @@
+"""AV-MNIST (Vielzeuf et al., 2018): digit images paired by class with spoken digits.
+
+The original dataset pairs MNIST images with 75% of their PCA energy removed and TIDIGITS
+spectrograms with natural noise injected. TIDIGITS is licensed (LDC) and cannot be downloaded,
+so :func:`load_avmnist` reads, in this order of preference, from ``data_dir``:
+
+1. ``avmnist/`` — the MultiBench ``.npy`` layout of the original dataset, for users who have it::
+
+       avmnist/image/train_data.npy   (N, 784)  uint8 or float, 0..255
+       avmnist/image/test_data.npy
+       avmnist/audio/train_data.npy   (N, 112, 112) spectrograms, 0..255
+       avmnist/audio/test_data.npy
+       avmnist/train_labels.npy       (N,)
+       avmnist/test_labels.npy
+
+   MultiBench's split is train 0:55000, validation 55000:60000, test = the 10,000 test pairs.
+
+2. "open AV-MNIST", built here from public data with the same recipe:
+
+       mnist/mnist.npz                       (x_train, y_train, x_test, y_test), or the original
+       mnist/train-images-idx3-ubyte[.gz]    idx files (train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
+                                             t10k-labels-idx1-ubyte), gzipped or not
+       fsdd/recordings/{digit}_{speaker}_{index}.wav   (a clone of the Free Spoken Digit Dataset)
+
+   * images: MNIST with the leading principal components kept until they hold 25% of the
+     training set's pixel variance (PCA "energy"), i.e. 75% of the energy removed;
+   * audio: FSDD recordings (8 kHz) cropped/padded to ``clip_seconds``, coloured noise
+     (1/f^beta, beta ~ U[0, 2], white to brown; the original used natural recordings, which we do not
+     have) injected at a random SNR, then a log-mel spectrogram with ``n_mels`` bands and ``num_frames``
+     frames (torchaudio);
+   * pairs: every image gets a random recording of the same digit, with a fresh noise draw, so the
+     two modalities share only the label — as in the original, which paired by class at random;
+   * speakers: the FSDD speakers in ``test_speakers`` are held out: their recordings only appear in
+     test pairs (MultiBench also holds out one speaker). Train and validation pairs use the others.
+
+Without a data directory, :func:`load_avmnist` returns an embedded stand-in: scikit-learn's bundled
+8x8 digits (1,797 images, upsampled to 28x28, same PCA energy removal) paired with synthetic
+spoken digits — harmonic vowel segments with digit-specific formant tracks and fricative noise
+bursts, rendered by synthetic speakers (pitch, vocal-tract scale, speaking rate), then noised and
+turned into spectrograms exactly like the real recordings.
+
+The built arrays are cached (:class:`mfh_lib.cache.ResultsCache`, namespace ``avmnist_data``), so
+only the first call pays for the spectrograms.
+"""
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..cache import ResultsCache
+from ..config import ConfigError, check_unit_interval, require_subdir
+from . import MultimodalDataset, MultimodalSplit
+
+SAMPLE_RATE = 8000
+FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
+WAV_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
+MNIST_IDX = {
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
+}
+SOURCE_OPEN = "open AV-MNIST: MNIST + FSDD (real)"
+SOURCE_MULTIBENCH = "AV-MNIST (MultiBench .npy, original)"
+SOURCE_STANDIN = "stand-in (sklearn 8x8 digits + synthetic spoken digits)"
+
+
+# ----------------------------------------------------------------------------- readers
+def read_idx(path: Path) -> np.ndarray:
+    """Read one MNIST idx file (``.gz`` or raw): magic (0, 0, dtype 0x08, ndim), big-endian dims, data."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise ConfigError(f"{str(path)!r} is not an unsigned-byte MNIST idx file; re-download it from the MNIST site")
+    ndim = raw[3]
+    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim)
+    if data.size != int(np.prod(dims)):
+        raise ConfigError(f"{str(path)!r} is truncated: header says {dims}, found {data.size} bytes")
+    return data.reshape(dims)
+
+
+def read_mnist(mnist_dir: Path) -> dict[str, np.ndarray]:
+    """MNIST from ``mnist.npz`` or the four original idx files (gzipped or not)."""
+    npz = mnist_dir / "mnist.npz"
+    if npz.exists():
+        with np.load(npz) as data:
+            return {k: data[k] for k in MNIST_IDX}
+    arrays = {}
+    for key, stem in MNIST_IDX.items():
+        # Some mirrors name the files t10k-images.idx3-ubyte; accept both separators.
+        candidates = [mnist_dir / f"{name}{ext}" for name in (stem, stem.replace("-idx", ".idx")) for ext in ("", ".gz")]
+        found = next((c for c in candidates if c.exists()), None)
+        if found is None:
+            raise ConfigError(
+                f"no MNIST in {str(mnist_dir)!r}: expected mnist.npz (x_train, y_train, x_test, y_test) or the "
+                f"original idx files ({', '.join(MNIST_IDX.values())}, optionally .gz)"
+            )
+        arrays[key] = read_idx(found)
+    return arrays
+
+
+def read_wav(path: Path) -> np.ndarray:
+    """A mono wav as float32 in [-1, 1]."""
+    from scipy.io import wavfile
+
+    rate, data = wavfile.read(path)
+    if rate != SAMPLE_RATE:
+        raise ConfigError(f"{str(path)!r} has sample rate {rate}; FSDD recordings are {SAMPLE_RATE} Hz")
+    if data.ndim > 1:
+        data = data.mean(axis=1)
+    if np.issubdtype(data.dtype, np.integer):
+        data = data.astype(np.float32) / np.iinfo(data.dtype).max
+    return data.astype(np.float32)
+
+
+def read_fsdd(fsdd_dir: Path) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """FSDD recordings (sorted by file name), their digits and their speakers."""
+    recordings = require_subdir(fsdd_dir, "recordings", "the Free Spoken Digit Dataset's recordings/ folder of {digit}_{speaker}_{index}.wav")
+    files = sorted(p for p in recordings.iterdir() if WAV_NAME.match(p.name))
+    if not files:
+        raise ConfigError(f"no {{digit}}_{{speaker}}_{{index}}.wav files in {str(recordings)!r}; clone the FSDD repository there")
+    parts = [WAV_NAME.match(p.name).groups() for p in files]
+    digits = np.array([int(d) for d, _, _ in parts], dtype=np.int64)
+    speakers = np.array([s for _, s, _ in parts])
+    return [read_wav(p) for p in files], digits, speakers
+
+
+# ----------------------------------------------------------------------------- transforms
+def pca_energy_filter(train_images: np.ndarray, energy_removed: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Mean and the leading principal directions that keep (1 - energy_removed) of the pixel variance.
+
+    Returns (mean (D,), components (k, D), k). The kept energy is the fraction of the summed
+    eigenvalues of the training images' covariance; k is the smallest count reaching it.
+    """
+    check_unit_interval("energy_removed", energy_removed)
+    x = train_images.reshape(len(train_images), -1).astype(np.float64)
+    mean = x.mean(axis=0)
+    cov = np.cov(x - mean, rowvar=False)
+    eigvals, eigvecs = np.linalg.eigh(cov)
+    order = np.argsort(eigvals)[::-1]
+    eigvals, eigvecs = eigvals[order], eigvecs[:, order]
+    # Fix the sign of each direction so the projection does not depend on the LAPACK build.
+    eigvecs *= np.sign(eigvecs[np.abs(eigvecs).argmax(axis=0), np.arange(eigvecs.shape[1])])
+    kept = np.cumsum(eigvals) / eigvals.sum()
+    k = int(np.searchsorted(kept, 1.0 - energy_removed - 1e-12) + 1)
+    return mean, eigvecs[:, :k].T, k
+
+
+def apply_pca_filter(images: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+    """Project onto the kept principal directions and reconstruct (N, 28, 28) float32."""
+    shape = images.shape
+    x = images.reshape(len(images), -1).astype(np.float64) - mean
+    return ((x @ components.T) @ components + mean).reshape(shape).astype(np.float32)
+
+
+def fit_clip(waveform: np.ndarray, length: int) -> np.ndarray:
+    """Centre-crop or zero-pad (symmetrically) to ``length`` samples."""
+    n = len(waveform)
+    if n >= length:
+        start = (n - length) // 2
+        return waveform[start:start + length]
+    left = (length - n) // 2
+    return np.pad(waveform, (left, length - n - left))
+
+
+def coloured_noise(shape: tuple[int, int], beta: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Rows of unit-RMS noise with power spectrum ~ 1/f^beta (beta 0 white, 1 pink, 2 brown)."""
+    num, length = shape
+    spectrum = torch.fft.rfft(torch.randn(shape, generator=generator), dim=1)
+    freqs = torch.fft.rfftfreq(length)
+    freqs[0] = freqs[1]  # avoid dividing by zero at DC
+    noise = torch.fft.irfft(spectrum * freqs[None, :] ** (-beta[:, None] / 2), n=length, dim=1)
+    return noise / noise.std(dim=1, keepdim=True)
+
+
+def noisy_spectrograms(clips: np.ndarray, rng: np.random.Generator, *, snr_db: tuple[float, float], n_mels: int,
+                       num_frames: int, chunk: int = 2048) -> np.ndarray:
+    """Inject coloured noise at a random SNR into each clip and return log-mel spectrograms (N, 1, F, T)."""
+    import torchaudio
+
+    length = clips.shape[1]
+    n_fft = 256  # 32 ms windows at 8 kHz
+    hop = max(1, length // num_frames)
+    mel = torchaudio.transforms.MelSpectrogram(sample_rate=SAMPLE_RATE, n_fft=n_fft, hop_length=hop,
+                                               n_mels=n_mels, f_min=50.0, f_max=SAMPLE_RATE / 2)
+    out = np.empty((len(clips), 1, n_mels, num_frames), dtype=np.float32)
+    generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    for start in range(0, len(clips), chunk):
+        part = torch.from_numpy(clips[start:start + chunk])
+        num = len(part)
+        beta = torch.from_numpy(rng.uniform(0.0, 2.0, num)).float()
+        snr = torch.from_numpy(rng.uniform(snr_db[0], snr_db[1], num)).float()
+        signal_rms = part.pow(2).mean(dim=1).sqrt() + 1e-8
+        noise = coloured_noise(tuple(part.shape), beta, generator) * (signal_rms / 10 ** (snr / 20))[:, None]
+        with torch.no_grad():
+            power = mel(part + noise)[..., :num_frames]
+        out[start:start + num, 0] = torch.log(power + 1e-6).numpy()
+    return out
+
+
+# ----------------------------------------------------------------------------- synthetic speech (stand-in)
+# Each digit is a sequence of segments: ("v", F1, F2, F3) a voiced vowel-like segment with formants in Hz,
+# or ("f", centre) a fricative noise burst around a centre frequency; the last number is the relative duration.
+# Formants loosely follow the digits' English vowels so that classes differ the way real words do.
+DIGIT_SEGMENTS = {
+    0: [("f", 3500, 0.25), ("v", 400, 2000, 2600, 0.35), ("v", 500, 1000, 2400, 0.4)],   # z-ee-ro
+    1: [("v", 600, 1200, 2500, 0.6), ("v", 300, 1600, 2500, 0.4)],                      # w-uh-n
+    2: [("f", 2500, 0.15), ("v", 320, 900, 2300, 0.85)],                                # t-oo
+    3: [("f", 1800, 0.25), ("v", 500, 1400, 1700, 0.2), ("v", 280, 2250, 2900, 0.55)],   # th-r-ee
+    4: [("f", 1400, 0.25), ("v", 500, 850, 2500, 0.75)],                                # f-o-r
+    5: [("f", 1400, 0.2), ("v", 750, 1300, 2500, 0.45), ("v", 350, 2100, 2700, 0.35)],   # f-ai-v
+    6: [("f", 4200, 0.3), ("v", 400, 1950, 2600, 0.4), ("f", 3600, 0.3)],                # s-i-ks
+    7: [("f", 4200, 0.25), ("v", 550, 1750, 2500, 0.3), ("v", 450, 1500, 2500, 0.45)],   # s-e-ven
+    8: [("v", 450, 2000, 2600, 0.8), ("f", 2600, 0.2)],                                 # ei-t
+    9: [("v", 300, 1500, 2400, 0.2), ("v", 750, 1300, 2500, 0.4), ("v", 350, 1900, 2600, 0.4)],  # n-ai-n
+}
+
+
+def synthesize_digit(digit: int, pitch: float, formant_scale: float, duration: float, rng: np.random.Generator,
+                     accent: np.ndarray | None = None) -> np.ndarray:
+    """A synthetic utterance of ``digit`` (float32 at 8 kHz): harmonics shaped by formants, plus fricatives.
+
+    ``accent`` (segments, 4): the speaker's multiplicative deviations of each segment's three
+    formants (or fricative centre) and of its duration weight; None = the textbook pronunciation.
+    """
+    segments = DIGIT_SEGMENTS[digit]
+    accent = np.ones((len(segments), 4)) if accent is None else accent
+    weights = np.array([s[-1] for s in segments]) * accent[:, 3] * rng.uniform(0.8, 1.2, len(segments))
+    lengths = np.maximum((weights / weights.sum() * duration * SAMPLE_RATE).astype(int), 64)
+    pieces = []
+    phase = 0.0
+    for (kind, *params), n, deviation in zip(segments, lengths, accent):
+        t = np.arange(n) / SAMPLE_RATE
+        if kind == "v":
+            formants = np.array(params[:3]) * deviation[:3] * formant_scale * rng.uniform(0.95, 1.05, 3)
+            f0 = pitch * rng.uniform(0.95, 1.05) * (1 - 0.1 * t / max(t[-1], 1e-3))  # slightly falling pitch
+            inst_phase = phase + 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
+            phase = inst_phase[-1]
+            harmonics = np.arange(1, int(SAMPLE_RATE / 2 / pitch))
+            gain = np.exp(-((harmonics[:, None] * pitch - formants[None, :]) ** 2) / (2 * 120.0**2)).sum(axis=1)
+            gain *= 1.0 / harmonics  # glottal source roll-off
+            wave = (gain[:, None] * np.sin(harmonics[:, None] * inst_phase[None, :])).sum(axis=0)
+            wave /= np.abs(wave).max() + 1e-8
+        else:
+            centre = params[0] * deviation[0] * formant_scale
+            spectrum = np.fft.rfft(rng.standard_normal(n))
+            freqs = np.fft.rfftfreq(n, 1 / SAMPLE_RATE)
+            spectrum *= np.exp(-((freqs - centre) ** 2) / (2 * (0.2 * centre) ** 2))
+            wave = np.fft.irfft(spectrum, n=n)
+            wave = 0.4 * wave / (np.abs(wave).max() + 1e-8)
+        envelope = np.sin(np.pi * np.linspace(0, 1, n)) ** 0.5  # smooth on/offsets
+        pieces.append(wave * envelope)
+    return (0.5 * np.concatenate(pieces)).astype(np.float32)
+
+
+def synthetic_fsdd(num_speakers: int, per_digit: int, seed: int, accent_spread: float = 0.2) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """A synthetic FSDD: ``num_speakers`` speakers x 10 digits x ``per_digit`` takes, named spk0, spk1, ...
+
+    Each speaker has a pitch, a vocal-tract scale, a speaking rate and an accent: per digit and
+    segment, formant and duration deviations of up to ``accent_spread``. Accents are what make a
+    held-out speaker harder than the training speakers, as in real speech.
+    """
+    rng = np.random.default_rng(seed)
+    waves, digits, speakers = [], [], []
+    for s in range(num_speakers):
+        pitch, scale, rate = rng.uniform(90, 240), rng.uniform(0.85, 1.2), rng.uniform(0.35, 0.6)
+        accents = {d: rng.uniform(1 - accent_spread, 1 + accent_spread, (len(seg), 4)) for d, seg in DIGIT_SEGMENTS.items()}
+        for digit in range(10):
+            for _ in range(per_digit):
+                waves.append(synthesize_digit(digit, pitch * rng.uniform(0.95, 1.05), scale,
+                                              rate * rng.uniform(0.85, 1.15), rng, accents[digit]))
+                digits.append(digit)
+                speakers.append(f"spk{s}")
+    return waves, np.array(digits, dtype=np.int64), np.array(speakers)
+
+
+def standin_images(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """scikit-learn's bundled 8x8 digits upsampled to 28x28 in [0, 255], split 80/20 into train/test pools."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = torch.from_numpy(digits.images.astype(np.float32) / 16.0)[:, None]
+    images = F.interpolate(F.pad(images, (1, 1, 1, 1)), size=(28, 28), mode="bilinear", align_corners=False)
+    images = (images[:, 0].clamp(0, 1) * 255).numpy()
+    order = np.random.default_rng(seed).permutation(len(images))
+    cut = int(0.8 * len(images))
+    train, test = order[:cut], order[cut:]
+    return images[train], digits.target[train].astype(np.int64), images[test], digits.target[test].astype(np.int64)
+
+
+# ----------------------------------------------------------------------------- assembly
+def pair_by_class(image_labels: np.ndarray, audio_labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """For each image, a random recording index of the same class (recordings are reused across pairs)."""
+    out = np.empty(len(image_labels), dtype=np.int64)
+    for digit in np.unique(image_labels):
+        pool = np.flatnonzero(audio_labels == digit)
+        if pool.size == 0:
+            raise ConfigError(f"no recording of digit {digit} in this split; check test_speakers and the FSDD folder")
+        rows = np.flatnonzero(image_labels == digit)
+        out[rows] = pool[rng.integers(0, pool.size, rows.size)]
+    return out
+
+
+def draw(n: int, pool_size: int, rng: np.random.Generator) -> np.ndarray:
+    """n indices into a pool: without replacement when the pool is large enough."""
+    return rng.choice(pool_size, size=n, replace=n > pool_size)
+
+
+def build_pairs(images_train, labels_train, images_test, labels_test, waves, wave_digits, wave_speakers, *,
+                num_train, num_val, num_test, seed, test_speakers, energy_removed, snr_db, n_mels, num_frames,
+                clip_seconds) -> dict:
+    """The arrays of (open or stand-in) AV-MNIST: PCA-filtered images, noisy spectrograms, labels."""
+    rng = np.random.default_rng(seed)
+    mean, components, k = pca_energy_filter(images_train / 255.0, energy_removed)
+    clip = int(clip_seconds * SAMPLE_RATE)
+    clips = np.stack([fit_clip(w, clip) for w in waves])
+    is_test_speaker = np.isin(wave_speakers, list(test_speakers))
+    if not is_test_speaker.any() or is_test_speaker.all():
+        raise ConfigError(f"test_speakers={list(test_speakers)} must name some but not all speakers; found {sorted(set(wave_speakers))}")
+    fit_rows = draw(num_train + num_val, len(images_train), rng)
+    test_rows = draw(num_test, len(images_test), rng)
+    arrays = {"pca_components": k}
+    for name, image_pool, label_pool, rows, audio_pool in (
+        ("train", images_train, labels_train, fit_rows[:num_train], np.flatnonzero(~is_test_speaker)),
+        ("val", images_train, labels_train, fit_rows[num_train:], np.flatnonzero(~is_test_speaker)),
+        ("test", images_test, labels_test, test_rows, np.flatnonzero(is_test_speaker)),
+    ):
+        labels = label_pool[rows]
+        audio_rows = audio_pool[pair_by_class(labels, wave_digits[audio_pool], rng)]
+        arrays[name] = {
+            "a": apply_pca_filter(image_pool[rows] / 255.0, mean, components)[:, None],
+            "b": noisy_spectrograms(clips[audio_rows], rng, snr_db=snr_db, n_mels=n_mels, num_frames=num_frames),
+            "y": labels.astype(np.int64),
+            "speaker": wave_speakers[audio_rows],
+        }
+    return arrays
+
+
+def standardise(arrays: dict) -> dict:
+    """Zero-mean unit-variance per modality with the training pairs' statistics (one scalar each)."""
+    for key in ("a", "b"):
+        mu, sd = arrays["train"][key].mean(), arrays["train"][key].std() + 1e-8
+        for split in ("train", "val", "test"):
+            arrays[split][key] = ((arrays[split][key] - mu) / sd).astype(np.float32)
+    return arrays
+
+
+def to_dataset(arrays: dict, source: str, ground_truth: dict) -> MultimodalDataset:
+    splits = [MultimodalSplit(torch.from_numpy(arrays[s]["a"]), torch.from_numpy(arrays[s]["b"]),
+                              torch.from_numpy(arrays[s]["y"]).long()) for s in ("train", "val", "test")]
+    return MultimodalDataset(*splits, modalities=("image", "audio"), num_classes=10, source=source, ground_truth=ground_truth)
+
+
+def load_multibench(avmnist_dir: Path, *, num_train: int | None, num_val: int | None, num_test: int | None,
+                    seed: int) -> dict:
+    """The MultiBench ``.npy`` files: train 0:55000 / val 55000:60000 split as MultiBench does, then subsets."""
+    files = {f"{m}_{s}": avmnist_dir / m / f"{s}_data.npy" for m in ("image", "audio") for s in ("train", "test")}
+    files.update({f"labels_{s}": avmnist_dir / f"{s}_labels.npy" for s in ("train", "test")})
+    missing = [str(p.relative_to(avmnist_dir)) for p in files.values() if not p.exists()]
+    if missing:
+        raise ConfigError(f"{str(avmnist_dir)!r} lacks {missing}; expected MultiBench's AV-MNIST layout "
+                          "image/{train,test}_data.npy, audio/{train,test}_data.npy, {train,test}_labels.npy")
+    data = {k: np.load(p) for k, p in files.items()}
+    num_val_full = max(1, len(data["labels_train"]) * 5000 // 60000)
+    cut = len(data["labels_train"]) - num_val_full
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for name, split, lo, hi, n in (("train", "train", 0, cut, num_train), ("val", "train", cut, None, num_val),
+                                   ("test", "test", 0, None, num_test)):
+        labels = data[f"labels_{split}"][lo:hi]
+        rows = np.arange(len(labels)) if n is None or n >= len(labels) else np.sort(rng.choice(len(labels), n, replace=False))
+        image = data[f"image_{split}"][lo:hi][rows].reshape(len(rows), 1, 28, 28).astype(np.float32) / 255.0
+        audio = data[f"audio_{split}"][lo:hi][rows].astype(np.float32)
+        audio = audio.reshape(len(rows), 1, *audio.shape[-2:]) / 255.0
+        arrays[name] = {"a": image, "b": audio, "y": labels[rows].astype(np.int64)}
+    return arrays
+
+
+def load_avmnist(
+    data_dir: Path | str | None,
+    *,
+    num_train: int = 55000,
+    num_val: int = 5000,
+    num_test: int = 10000,
+    seed: int = 0,
+    layout: str = "auto",
+    test_speakers: tuple[str, ...] = ("theo",),
+    energy_removed: float = 0.75,
+    snr_db: tuple[float, float] = (0.0, 10.0),
+    n_mels: int = 32,
+    num_frames: int = 32,
+    clip_seconds: float = 0.75,
+    cache: bool = True,
+) -> MultimodalDataset:
+    """AV-MNIST as a :class:`MultimodalDataset`: ``a`` = image (N, 1, 28, 28), ``b`` = audio (N, 1, F, T), ``y`` (N,).
+
+    ``layout``: "auto" (MultiBench files if ``data_dir/avmnist`` exists, else open AV-MNIST from
+    ``mnist/`` + ``fsdd/``), "multibench", "open", or "standin"; ``data_dir=None`` means the stand-in.
+    Both modalities are standardised with the training pairs' mean and std. ``seed`` fixes which
+    images are used, the pairing and the noise. ``ground_truth`` reports the PCA components kept and
+    the speakers of each split (open / stand-in builds).
+    """
+    if layout not in ("auto", "multibench", "open", "standin"):
+        raise ConfigError(f"unknown AV-MNIST layout {layout!r}; use 'auto', 'multibench', 'open' or 'standin'")
+    for name, value in (("num_train", num_train), ("num_val", num_val), ("num_test", num_test)):
+        if int(value) < 1:
+            raise ConfigError(f"{name} must be a positive number of pairs, got {value}")
+    if data_dir is None and layout in ("multibench", "open"):
+        raise ConfigError(f"layout={layout!r} needs a data directory: set data_dir or $MFH_DATA_DIR")
+    data_dir = None if data_dir is None or layout == "standin" else Path(data_dir)
+    if data_dir is not None and layout == "auto":
+        layout = "multibench" if (data_dir / "avmnist").is_dir() else "open"
+    if data_dir is None:
+        layout = "standin"
+    if layout == "multibench":
+        arrays = load_multibench(require_subdir(data_dir, "avmnist", "MultiBench's AV-MNIST .npy folder"),
+                                 num_train=num_train, num_val=num_val, num_test=num_test, seed=seed)
+        return to_dataset(standardise(arrays), SOURCE_MULTIBENCH, {})
+
+    settings = dict(num_train=int(num_train), num_val=int(num_val), num_test=int(num_test), seed=int(seed),
+                    energy_removed=float(energy_removed), snr_db=tuple(float(s) for s in snr_db), n_mels=int(n_mels),
+                    num_frames=int(num_frames), clip_seconds=float(clip_seconds))
+    if layout == "open":
+        mnist_dir = require_subdir(data_dir, "mnist", "mnist.npz or the original MNIST idx files")
+        fsdd_dir = require_subdir(data_dir, "fsdd", "a clone of the Free Spoken Digit Dataset (fsdd/recordings/*.wav)")
+        wav_count = len(list((fsdd_dir / "recordings").glob("*.wav"))) if (fsdd_dir / "recordings").is_dir() else 0
+        key = {"layout": "open", "dir": str(data_dir.resolve()), "wavs": wav_count,
+               "test_speakers": sorted(test_speakers), **settings}
+
+        def build():
+            mnist = read_mnist(mnist_dir)
+            waves, digits, speakers = read_fsdd(fsdd_dir)
+            return build_pairs(mnist["x_train"], mnist["y_train"].astype(np.int64), mnist["x_test"],
+                               mnist["y_test"].astype(np.int64), waves, digits, speakers,
+                               test_speakers=tuple(test_speakers), **settings)
+        source = SOURCE_OPEN
+    else:
+        key = {"layout": "standin", "version": 1, **settings}
+
+        def build():
+            images_train, labels_train, images_test, labels_test = standin_images(seed)
+            # 6 synthetic speakers like FSDD; the last one is held out for test.
+            waves, digits, speakers = synthetic_fsdd(num_speakers=6, per_digit=15, seed=seed + 1)
+            return build_pairs(images_train, labels_train, images_test, labels_test, waves, digits, speakers,
+                               test_speakers=("spk5",), **settings)
+        source = SOURCE_STANDIN
+    arrays = ResultsCache("avmnist_data", enabled=cache).get_or_compute(key, build)
+    ground_truth = {"pca_components_kept": arrays["pca_components"],
+                    **{f"{s}_speakers": sorted(set(arrays[s]["speaker"].tolist())) for s in ("train", "val", "test")}}
+    return to_dataset(standardise(arrays), source, ground_truth)

@@ -1,0 +1,291 @@
+"""NYU Depth V2 (RGB-D semantic segmentation): loader for the official file and an offline stand-in.
+
+Real data (expected layout under ``$MFH_DATA_DIR``)::
+
+    nyuv2/nyu_depth_v2_labeled.mat        # the official labelled set, 1,449 frames (MATLAB v7.3 = HDF5)
+    nyuv2_meta/splits.mat                 # trainNdxs (795) / testNdxs (654), 1-based frame indices
+    nyuv2_meta/classMapping40.mat         # mapClass: 894 raw classes -> 40 classes (className)
+
+The .mat file is HDF5 written by MATLAB, which stores arrays column-major, so h5py sees every axis
+reversed: ``images`` is (N, 3, W, H) uint8, ``depths`` (N, W, H) float metres, ``labels`` (N, W, H)
+uint16 with 0 = unlabelled and 1..894 the raw classes. :func:`read_labeled_mat` undoes the
+transposition; :func:`load_nyuv2` maps labels to the 40-class protocol (unlabelled -> IGNORE_INDEX),
+resizes and returns a :class:`MultimodalDataset` with ``a`` = depth (teacher) and ``b`` = RGB (student).
+
+Stand-in (:func:`make_standin`): procedurally rendered rooms (a back wall and a floor plane seen by a
+camera, so the floor's depth grows towards the horizon) with objects of three planted kinds:
+
+* modality-general ("box", "ball"): random colour *and* a depth discontinuity; the class is decided
+  by the shape (rectangle vs. disc), which both RGB and depth show;
+* RGB-specific ("poster" on the wall, "rug" on the floor): a flat textured patch (stripes / checks)
+  with exactly the depth of the surface behind it: invisible in depth;
+* depth-specific ("niche" in the wall, "platform" on the floor): recessed / raised, painted exactly
+  like the surface behind it (same colour, same shading, same noise): invisible in RGB.
+
+Each object is modality-general with probability ``shared_share`` (the planted gamma of MFH: the
+share of decisive object instances seen by both modalities) and RGB- or depth-specific with
+probability (1 - shared_share) / 2 each; wall and floor are always seen by both. As in NYU, where a
+sizeable part of every frame carries label 0, each object is left unlabelled with probability
+``unlabeled_share`` (its pixels get IGNORE_INDEX): the cross-entropy skips them, the KD term of MFH
+eq. (1) does not, which is where a teacher's view of the scene reaches the student.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..config import ConfigError, check_unit_interval, require_subdir
+from . import MultimodalDataset, MultimodalSplit
+
+IGNORE_INDEX = 255
+NYU_SUBDIR = "nyuv2"
+NYU_MAT_NAME = "nyu_depth_v2_labeled.mat"
+META_SUBDIR = "nyuv2_meta"
+NUM_RAW_CLASSES = 894
+
+STANDIN_CLASSES = ("wall", "floor", "box", "ball", "poster", "rug", "niche", "platform")
+STANDIN_KIND = {  # which modality shows each class: the planted ground truth
+    "wall": "general", "floor": "general", "box": "general", "ball": "general",
+    "poster": "rgb-specific", "rug": "rgb-specific", "niche": "depth-specific", "platform": "depth-specific",
+}
+STANDIN_SOURCE = "stand-in (synthetic RGB-D rooms, planted general/specific classes)"
+
+
+# ----------------------------------------------------------------------------------------------
+# Real data
+# ----------------------------------------------------------------------------------------------
+def load_meta(meta_dir: Path) -> dict:
+    """Splits (0-based indices) and the 894 -> 40 class mapping from the nyuv2-meta-data files."""
+    from scipy.io import loadmat
+
+    meta_dir = Path(meta_dir)
+    try:
+        splits = loadmat(meta_dir / "splits.mat")
+        mapping = loadmat(meta_dir / "classMapping40.mat")
+    except FileNotFoundError as err:
+        raise ConfigError(f"{err.filename} missing; {meta_dir} must hold splits.mat and classMapping40.mat "
+                          "from github.com/ankurhanda/nyuv2-meta-data") from err
+    for key, store in (("trainNdxs", splits), ("testNdxs", splits), ("mapClass", mapping), ("className", mapping)):
+        if key not in store:
+            raise ConfigError(f"{key!r} not found in the NYU meta files under {meta_dir}; use the original "
+                              "splits.mat / classMapping40.mat")
+    map_class = np.asarray(mapping["mapClass"]).reshape(-1).astype(np.int64)
+    # raw label 0 (unlabelled) -> ignore; raw c in 1..894 -> mapClass[c-1] in 1..40 -> 0-based 0..39
+    lookup = np.concatenate([[IGNORE_INDEX], map_class - 1]).astype(np.int64)
+    names = [str(np.asarray(n).reshape(-1)[0]) for n in np.asarray(mapping["className"]).reshape(-1)]
+    return {
+        "train_idx": np.asarray(splits["trainNdxs"]).reshape(-1).astype(np.int64) - 1,
+        "test_idx": np.asarray(splits["testNdxs"]).reshape(-1).astype(np.int64) - 1,
+        "label_lookup": lookup,
+        "class_names": names,
+    }
+
+
+def _dataset(handle, name: str, ndim: int):
+    if name not in handle:
+        raise ConfigError(f"dataset {name!r} not found in {handle.filename}; expected the official "
+                          f"{NYU_MAT_NAME} (MATLAB v7.3) with 'images', 'depths' and 'labels'")
+    data = handle[name]
+    if data.ndim != ndim:
+        raise ConfigError(f"{name!r} in {handle.filename} has shape {data.shape}; expected {ndim} axes "
+                          "as in the official file (images (N,3,W,H), depths/labels (N,W,H))")
+    return data
+
+
+def read_labeled_mat(path: Path, indices=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Frames ``indices`` (0-based; all when None) as images (n,3,H,W) uint8, depths (n,H,W) float32,
+    raw labels (n,H,W) int64, with MATLAB's axis reversal undone."""
+    import h5py
+
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as err:
+        raise ConfigError(f"cannot read {path} as HDF5; expected the MATLAB v7.3 file {NYU_MAT_NAME} "
+                          "from the NYU Depth V2 website") from err
+    with handle:
+        images, depths, labels = _dataset(handle, "images", 4), _dataset(handle, "depths", 3), _dataset(handle, "labels", 3)
+        n = images.shape[0]
+        if images.shape[1] != 3 or depths.shape != images.shape[:1] + images.shape[2:] or labels.shape != depths.shape:
+            raise ConfigError(f"inconsistent shapes in {path}: images {images.shape}, depths {depths.shape}, "
+                              f"labels {labels.shape}; expected (N,3,W,H), (N,W,H), (N,W,H)")
+        indices = np.arange(n) if indices is None else np.asarray(indices)
+        if indices.size and (indices.min() < 0 or indices.max() >= n):
+            raise ConfigError(f"split indices reach frame {indices.max() + 1} but {path} holds {n} frames; "
+                              "use the splits.mat that belongs to this file")
+        # one frame at a time keeps memory at one 640x480 frame and satisfies h5py's indexing rules
+        imgs = np.stack([images[i].transpose(0, 2, 1) for i in indices])
+        deps = np.stack([depths[i].T for i in indices]).astype(np.float32)
+        labs = np.stack([labels[i].T for i in indices]).astype(np.int64)
+    return imgs, deps, labs
+
+
+def _resize(images: torch.Tensor, depths: torch.Tensor, labels: torch.Tensor, size):
+    if size is None or tuple(images.shape[-2:]) == tuple(size):
+        return images, depths, labels
+    images = F.interpolate(images, size=size, mode="area")
+    depths = F.interpolate(depths, size=size, mode="area")
+    labels = F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].long()
+    return images, depths, labels
+
+
+def _standardise(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    return (x - mean) / std
+
+
+def _make_dataset(train, val, test, num_classes, source, ground_truth) -> MultimodalDataset:
+    """Normalise with training-set statistics (per channel) and pack (depth, RGB, labels) splits."""
+    rgb_mean = train[0].mean(dim=(0, 2, 3), keepdim=True)
+    rgb_std = train[0].std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
+    d_mean, d_std = train[1].mean(), train[1].std().clamp_min(1e-6)
+
+    def pack(split):
+        rgb, depth, labels = split
+        return MultimodalSplit(a=_standardise(depth, d_mean, d_std), b=_standardise(rgb, rgb_mean, rgb_std), y=labels)
+
+    return MultimodalDataset(pack(train), pack(val), pack(test), modalities=("depth", "RGB"),
+                             num_classes=num_classes, source=source, ground_truth=ground_truth)
+
+
+def load_nyuv2(data_dir: Path, image_size=(240, 320), num_val: int = 0) -> MultimodalDataset:
+    """The 795/654 protocol with 40 classes; ``num_val`` frames from the end of the training split
+    are held out for validation (the paper uses none). Images are resized to ``image_size`` (H, W)."""
+    data_dir = Path(data_dir)
+    nyu = require_subdir(data_dir, NYU_SUBDIR, f"{NYU_SUBDIR}/{NYU_MAT_NAME} (the official labelled NYU Depth V2 file)")
+    meta = load_meta(require_subdir(data_dir, META_SUBDIR, f"{META_SUBDIR}/splits.mat and classMapping40.mat"))
+    mat = nyu / NYU_MAT_NAME
+    if not mat.exists():
+        raise ConfigError(f"{mat} not found; download nyu_depth_v2_labeled.mat into {nyu}")
+    train_idx = meta["train_idx"]
+    splits_idx = {"train": train_idx[: len(train_idx) - num_val], "val": train_idx[len(train_idx) - num_val:],
+                  "test": meta["test_idx"]}
+    lookup = torch.as_tensor(meta["label_lookup"])
+    splits = {}
+    for name, idx in splits_idx.items():
+        imgs, deps, labs = read_labeled_mat(mat, idx)
+        rgb = torch.as_tensor(imgs).float() / 255
+        depth = torch.as_tensor(deps)[:, None]
+        labels = lookup[torch.as_tensor(labs).clamp(0, NUM_RAW_CLASSES)]
+        splits[name] = _resize(rgb, depth, labels, image_size)
+    return _make_dataset(splits["train"], splits["val"], splits["test"], num_classes=40,
+                         source="NYU Depth V2 (real, 795/654, 40 classes)",
+                         ground_truth={"class_names": meta["class_names"]})
+
+
+# ----------------------------------------------------------------------------------------------
+# Stand-in
+# ----------------------------------------------------------------------------------------------
+def _rect(rng, size, rows, min_frac=0.15, max_frac=0.4):
+    """A random rectangle (top, bottom, left, right) whose rows lie in ``rows`` = (lo, hi)."""
+    lo, hi = rows
+    height = int(rng.integers(max(2, int(min_frac * size)), max(3, int(max_frac * size)) + 1))
+    height = min(height, hi - lo)
+    width = int(rng.integers(max(2, int(min_frac * size)), max(3, int(max_frac * size)) + 1))
+    top = int(rng.integers(lo, hi - height + 1))
+    left = int(rng.integers(0, size - width + 1))
+    return top, top + height, left, left + width
+
+
+def render_scene(rng: np.random.Generator, size: int, shared_share: float, unlabeled_share: float,
+                 num_objects=(2, 4), rgb_noise: float = 0.04, depth_noise: float = 0.03):
+    """One room: RGB (3,S,S) in [0,1], depth (S,S) in metres, labels (S,S), instance kinds drawn."""
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
+    horizon = int(rng.integers(int(0.35 * size), int(0.6 * size)))
+    wall_depth = float(rng.uniform(3.0, 5.0))
+    # floor plane: depth falls from the wall's depth at the horizon to ~1 m at the bottom row
+    t = np.clip((rows - horizon) / max(1, size - 1 - horizon), 0, 1)
+    depth = np.where(rows < horizon, wall_depth + 0.2 * (cols / size - 0.5), wall_depth * (1 - t) + 1.0 * t)
+    labels = np.where(rows < horizon, 0, 1).astype(np.int64)
+    wall_colour, floor_colour = rng.uniform(0.3, 0.9, 3), rng.uniform(0.1, 0.7, 3)
+    shading = 0.75 + 0.25 * rng.uniform() * (cols / size)  # one light source from the side
+    rgb = np.where(labels[None] == 0, wall_colour[:, None, None], floor_colour[:, None, None] * (0.7 + 0.3 * (1 - t)))
+    rgb = rgb * shading[None]
+    background_rgb = rgb.copy()
+    drawn = []
+    for _ in range(int(rng.integers(num_objects[0], num_objects[1] + 1))):
+        u = rng.uniform()
+        kind = "general" if u < shared_share else ("rgb-specific" if u < (1 + shared_share) / 2 else "depth-specific")
+        on_wall = rng.uniform() < 0.5
+        region = (0, horizon) if on_wall else (horizon, size)
+        if region[1] - region[0] < 4:
+            region = (0, size)
+        top, bottom, left, right = _rect(rng, size, region)
+        mask = np.zeros((size, size), bool)
+        mask[top:bottom, left:right] = True
+        if kind == "general":
+            name = "box" if rng.uniform() < 0.5 else "ball"
+            colour = rng.uniform(0, 1, 3)
+            if name == "ball":  # a disc inside the rectangle, lit from the top left
+                cy, cx, r = (top + bottom) / 2, (left + right) / 2, min(bottom - top, right - left) / 2
+                dist = np.sqrt((rows - cy) ** 2 + (cols - cx) ** 2) / max(r, 1)
+                mask = dist < 1
+                bump = np.sqrt(np.clip(1 - dist**2, 0, 1))
+                depth = np.where(mask, depth - 0.5 * bump - 0.3, depth)
+                rgb = np.where(mask[None], colour[:, None, None] * (0.6 + 0.4 * bump[None]), rgb)
+            else:  # a box standing in front of the surface: a flat face closer to the camera
+                depth = np.where(mask, depth[bottom - 1, left] - 0.6, depth)
+                rgb = np.where(mask[None], colour[:, None, None], rgb)
+        elif kind == "rgb-specific":  # flat texture: colour changes, depth does not
+            name = "poster" if on_wall else "rug"
+            colour_a, colour_b = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
+            period = int(rng.integers(2, 4))
+            pattern = ((rows // period) % 2 == 0) if name == "poster" else (((rows // period) + (cols // period)) % 2 == 0)
+            texture = np.where(pattern[None], colour_a[:, None, None], colour_b[:, None, None])
+            rgb = np.where(mask[None], texture, rgb)
+        else:  # geometry only: painted like the surface behind it, so RGB shows nothing
+            name = "niche" if on_wall else "platform"
+            depth = np.where(mask, depth + (0.6 if name == "niche" else -0.5), depth)
+            rgb = np.where(mask[None], background_rgb, rgb)
+        label = STANDIN_CLASSES.index(name) if rng.uniform() >= unlabeled_share else IGNORE_INDEX
+        labels = np.where(mask, label, labels)
+        drawn.append(kind)
+    rgb = np.clip(rgb + rgb_noise * rng.standard_normal(rgb.shape), 0, 1)
+    depth = depth + depth_noise * rng.standard_normal(depth.shape)
+    return rgb.astype(np.float32), depth.astype(np.float32), labels, drawn
+
+
+def _render_split(num_scenes: int, size: int, shared_share: float, unlabeled_share: float, seed: int):
+    rng = np.random.default_rng(seed)
+    scenes = [render_scene(rng, size, shared_share, unlabeled_share) for _ in range(num_scenes)]
+    if not scenes:
+        return (torch.zeros(0, 3, size, size), torch.zeros(0, 1, size, size), torch.zeros(0, size, size, dtype=torch.long)), []
+    rgb = torch.as_tensor(np.stack([s[0] for s in scenes]))
+    depth = torch.as_tensor(np.stack([s[1] for s in scenes]))[:, None]
+    labels = torch.as_tensor(np.stack([s[2] for s in scenes]))
+    kinds = [k for s in scenes for k in s[3]]
+    return (rgb, depth, labels), kinds
+
+
+def make_standin(num_train: int = 200, num_val: int = 0, num_test: int = 200, image_size: int = 32,
+                 shared_share: float = 0.5, unlabeled_share: float = 0.3, seed: int = 0) -> MultimodalDataset:
+    """Rendered RGB-D rooms (see the module docstring for what is planted). Test labels keep the same
+    unlabelled share, which mIoU ignores, as NYU's unlabelled pixels are."""
+    check_unit_interval("shared_share", shared_share)
+    check_unit_interval("unlabeled_share", unlabeled_share)
+    if image_size < 16:
+        raise ConfigError(f"image_size must be >= 16 pixels for the rendered rooms, got {image_size}")
+    parts, kinds = {}, {}
+    for offset, (name, n) in enumerate((("train", num_train), ("val", num_val), ("test", num_test))):
+        parts[name], kinds[name] = _render_split(n, image_size, shared_share, unlabeled_share, seed * 1000 + offset)
+    drawn = np.array(kinds["train"] + kinds["test"])
+    ground_truth = {
+        "class_names": list(STANDIN_CLASSES),
+        "class_kind": dict(STANDIN_KIND),
+        "shared_share": shared_share,
+        "unlabeled_share": unlabeled_share,
+        "object_kind_share": {k: float((drawn == k).mean()) if drawn.size else 0.0
+                              for k in ("general", "rgb-specific", "depth-specific")},
+    }
+    return _make_dataset(parts["train"], parts["val"], parts["test"], len(STANDIN_CLASSES), STANDIN_SOURCE, ground_truth)
+
+
+def depth_as_rgb(depth: torch.Tensor) -> torch.Tensor:
+    """Depth (N,1,H,W) repeated to 3 channels so one RGB network can take either modality (Omnivore)."""
+    return depth.expand(-1, 3, -1, -1)
+
+
+def rgbd(split: MultimodalSplit) -> torch.Tensor:
+    """Early-fusion input (N,4,H,W) of the RGB+D teacher: RGB channels then depth."""
+    return torch.cat([split.b, split.a], dim=1)

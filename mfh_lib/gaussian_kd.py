@@ -1,0 +1,359 @@
+"""Crossmodal KD on the Gaussian modality Venn diagram (MFH Sec. 4.2, 5.2, App. B.2), batched.
+
+One *run* is one (setting, seed) pair: draw data from MFH eq. (27) (:mod:`mfh_lib.data.gaussian_mvd`),
+train a logistic-regression teacher on x^a, a no-KD student on x^b (labels only) and a KD student
+on x^b with MFH eq. (1) (:func:`mfh_lib.losses.kd_loss`), and score all three on a test draw.
+
+Every run of a call is trained at once, as one batched tensor problem: the R = settings x seeds
+weight matrices are stacked into (R, 2, D) and full-batch gradient descent updates them together.
+Runs whose modality has fewer than D columns are zero-padded. That is exact for a linear model:
+a zero input column adds nothing to any logit, and its weight's gradient is (input column)^T x
+(logit gradient) = 0, so the padded weights never move and never matter; each run's real weights
+start from the nn.Linear(d, 2) initialisation of its own width d (uniform in +-1/sqrt(d)). The
+same trick gives the modality-general teacher of Table 2: the columns of x^a outside J1 ∩ J2 are
+zeroed, which is the paper's "other channels removed" with no change of shapes.
+
+Public API (shapes: P settings, S seeds, K = 2 classes, Da / Db = the widest x^a / x^b of the call):
+
+* :class:`KDSettings` – training and data options (validated; bad values raise ConfigError).
+* :func:`run_kd` – ``run_kd(specs, seeds, settings) -> KDResults``.
+* :class:`KDResults` – accuracies (P, S) in percent, test logits (P, S, num_test, K), trained
+  weights (P, S, K, Da|Db) and biases (P, S, K), plus :meth:`KDResults.summary` (a DataFrame).
+* :func:`draw_run_data` – the exact (unpadded) data of one run, to compute criteria on features.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from . import stats
+from .config import ConfigError, check_unit_interval
+from .data.gaussian_mvd import MVDSpec, draw_hyperplane, sample_mvd
+from .losses import kd_loss
+
+NUM_CLASSES = 2
+HYPERPLANE_POOL = 500  # the authors draw 500 normals per run and truncate: settings share delta's prefix
+WEIGHTINGS = ("paper", "authors_code")
+HYPERPLANES = ("normal", "ones")
+TEACHER_INPUTS = ("all", "shared")
+STUDENT_DATA = ("same", "fresh")
+# Independent random streams of one run (see _generator): a run's draws depend only on its seed.
+_STREAMS = {"hyperplane": 0, "train": 1, "test": 2, "student_train": 3, "teacher_init": 4, "student_init": 5}
+
+
+@dataclass(frozen=True)
+class KDSettings:
+    """How every run of a call is trained and on what data.
+
+    weighting: "paper" = eq. (1), rho * CE + (1 - rho) * T^2 KL; "authors_code" = the authors'
+        script, 1.0 * CE + 1.0 * KLDivLoss(reduction='mean'), i.e. CE + 0.5 * KL (their 'mean'
+        also averages over the 2 classes, halving the KL); rho is then unused.
+    hyperplane: "normal" = delta ~ N(0, I_d) per run (App. B.2); "ones" = delta = 1 (the authors'
+        Table 2 script, where every decisive feature carries the same weight, so gamma is exactly
+        the share of label-relevant variance the two modalities have in common).
+    teacher_input: "all" = regular teacher on every column of x^a; "shared" = modality-general
+        teacher on the columns J1 ∩ J2 only (Table 2).
+    student_data: "same" = students train on the teacher's training draw (Fig. 2/3 script);
+        "fresh" = students train on an independent labelled draw of the same size (Table 2 script).
+    """
+
+    num_train: int = 200
+    num_test: int = 1000
+    num_epochs: int = 1000
+    lr: float = 0.1
+    rho: float = 0.5
+    temperature: float = 1.0
+    weighting: str = "paper"
+    hyperplane: str = "normal"
+    teacher_input: str = "all"
+    student_data: str = "same"
+
+    def __post_init__(self):
+        check_unit_interval("rho", self.rho)
+        if not self.temperature > 0:
+            raise ConfigError(f"temperature must be > 0, got {self.temperature}")
+        if not self.lr > 0:
+            raise ConfigError(f"lr must be > 0, got {self.lr}")
+        for name in ("num_train", "num_test", "num_epochs"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for name, allowed in (("weighting", WEIGHTINGS), ("hyperplane", HYPERPLANES),
+                              ("teacher_input", TEACHER_INPUTS), ("student_data", STUDENT_DATA)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+
+    def kd_weights(self) -> tuple[float, float]:
+        """(weight of CE, weight of the T^2-scaled KL) in the KD student's objective."""
+        if self.weighting == "authors_code":
+            return 1.0, 0.5
+        return self.rho, 1.0 - self.rho
+
+
+@dataclass
+class KDResults:
+    """Outcome of :func:`run_kd`; tensors are on the CPU, axis 0 = setting, axis 1 = seed.
+
+    teacher_acc, no_kd_acc, kd_acc: (P, S) test accuracy in percent.
+    teacher_logits: (P, S, num_test, 2) teacher logits on the test x^a.
+    no_kd_logits, kd_logits: (P, S, num_test, 2) student logits on the test x^b.
+    test_y: (P, S, num_test) int64 test labels.
+    teacher_weight: (P, S, 2, Da), teacher_bias: (P, S, 2); columns beyond a setting's d1 (and,
+        for the modality-general teacher, outside J1 ∩ J2) are exactly zero.
+    no_kd_weight, kd_weight: (P, S, 2, Db); no_kd_bias, kd_bias: (P, S, 2).
+    curves: {"epochs": (C,), "teacher"/"no_kd"/"kd": (C, P, S) test accuracy} when
+        ``run_kd(..., curve_every=k)`` asked for learning curves, else empty.
+    """
+
+    specs: tuple[MVDSpec, ...]
+    seeds: tuple[int, ...]
+    settings: KDSettings
+    teacher_acc: torch.Tensor
+    no_kd_acc: torch.Tensor
+    kd_acc: torch.Tensor
+    teacher_logits: torch.Tensor
+    no_kd_logits: torch.Tensor
+    kd_logits: torch.Tensor
+    test_y: torch.Tensor
+    teacher_weight: torch.Tensor
+    teacher_bias: torch.Tensor
+    no_kd_weight: torch.Tensor
+    no_kd_bias: torch.Tensor
+    kd_weight: torch.Tensor
+    kd_bias: torch.Tensor
+    curves: dict = field(default_factory=dict)
+
+    @property
+    def gain(self) -> torch.Tensor:
+        """(P, S) KD gain in accuracy points: KD student minus no-KD student (paired by seed)."""
+        return self.kd_acc - self.no_kd_acc
+
+    def summary(self, decimals: int = 2) -> pd.DataFrame:
+        """One row per setting: alpha, beta, gamma and 'mean ± std' over seeds of every accuracy."""
+        rows = []
+        for p, spec in enumerate(self.specs):
+            rows.append({
+                "|J1|": len(spec.J1), "|J2|": len(spec.J2), "overlap": spec.overlap,
+                "alpha": round(spec.alpha, 2), "beta": round(spec.beta, 2), "gamma": round(spec.gamma, 2),
+                "teacher": stats.mean_std(self.teacher_acc[p], decimals),
+                "no-KD": stats.mean_std(self.no_kd_acc[p], decimals),
+                "KD": stats.mean_std(self.kd_acc[p], decimals),
+                "KD gain": stats.mean_std(self.gain[p], decimals),
+            })
+        return pd.DataFrame(rows)
+
+
+def _generator(seed: int, stream: str) -> torch.Generator:
+    """A generator for one named random stream of run ``seed`` (independent of every other run)."""
+    state = np.random.SeedSequence([int(seed), _STREAMS[stream]]).generate_state(1, np.uint64)[0]
+    return torch.Generator().manual_seed(int(state))
+
+
+def _hyperplane(spec: MVDSpec, seed: int, kind: str) -> torch.Tensor:
+    """(1, d) separating hyperplane delta of run ``seed``."""
+    if kind == "ones":
+        return torch.ones(1, spec.d)
+    pool = draw_hyperplane(max(HYPERPLANE_POOL, spec.d), 1, _generator(seed, "hyperplane"))
+    return pool[:, :spec.d]
+
+
+def draw_run_data(spec: MVDSpec, seed: int, settings: KDSettings = KDSettings()) -> dict[str, torch.Tensor]:
+    """The data of run (spec, seed), unpadded; exactly what :func:`run_kd` trains and tests on.
+
+    Returns x_a_train (n, d1), x_b_train (n, d2), y_train (n,) for the teacher; x_a_student
+    (n, d1), x_b_student (n, d2), y_student (n,) for the students (the same tensors as the teacher's
+    unless ``settings.student_data == "fresh"``); x_a_test (m, d1), x_b_test (m, d2), y_test (m,);
+    delta (d,). n = settings.num_train, m = settings.num_test.
+    """
+    delta = _hyperplane(spec, seed, settings.hyperplane)
+    data = {"delta": delta[0]}
+    for split, n, stream in (("train", settings.num_train, "train"), ("test", settings.num_test, "test")):
+        x_a, x_b, y = sample_mvd(spec, n, delta, _generator(seed, stream))
+        data.update({f"x_a_{split}": x_a[0], f"x_b_{split}": x_b[0], f"y_{split}": y[0]})
+    if settings.student_data == "fresh":
+        x_a, x_b, y = sample_mvd(spec, settings.num_train, delta, _generator(seed, "student_train"))
+        data.update({"x_a_student": x_a[0], "x_b_student": x_b[0], "y_student": y[0]})
+    else:
+        data.update({"x_a_student": data["x_a_train"], "x_b_student": data["x_b_train"], "y_student": data["y_train"]})
+    return data
+
+
+def _pad_columns(x: torch.Tensor, width: int) -> torch.Tensor:
+    return torch.nn.functional.pad(x, (0, width - x.shape[-1]))
+
+
+def _linear_init(column_mask: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """nn.Linear(d, 2)'s default initialisation (weight and bias uniform in +-1/sqrt(d)), d = the
+    number of real columns, scattered into a (2, D) weight that is zero on the padded columns."""
+    d = int(column_mask.sum())
+    bound = 1.0 / d**0.5
+    weight = torch.zeros(NUM_CLASSES, column_mask.numel())
+    weight[:, column_mask] = (torch.rand(NUM_CLASSES, d, generator=generator) * 2 - 1) * bound
+    bias = (torch.rand(NUM_CLASSES, generator=generator) * 2 - 1) * bound
+    return weight, bias
+
+
+def batched_logits(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """(R, n, D) inputs, (R, K, D) weights, (R, K) biases -> (R, n, K) logits of R linear models."""
+    return torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+
+
+def train_linear_batched(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor,
+    *,
+    num_epochs: int,
+    lr: float,
+    ce_weight: float = 1.0,
+    kd_weight: float = 0.0,
+    teacher_logits: torch.Tensor | None = None,
+    temperature: float = 1.0,
+    on_epoch_end=None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Full-batch gradient descent on R independent linear classifiers at once.
+
+    x: (R, n, D), y: (R, n), weight: (R, K, D), bias: (R, K) initial values, teacher_logits:
+    (R, n, K) or None. Run r minimises ce_weight * CE + kd_weight * T^2 KL (eq. (1) written with
+    free weights; ce_weight = rho, kd_weight = 1 - rho is the paper's form) on its own n samples.
+    The loss of every run is a mean over its n samples; summing the R losses gives each run exactly
+    its own gradient, so this is R separate trainings. Returns the trained (weight, bias).
+    ``on_epoch_end(epoch, weight, bias)`` is called after each update (for learning curves).
+    """
+    total = ce_weight + kd_weight
+    num_runs, n, K = x.shape[0], x.shape[1], weight.shape[1]
+    weight = weight.clone().requires_grad_(True)
+    bias = bias.clone().requires_grad_(True)
+    flat_y = y.reshape(-1)
+    flat_teacher = None if teacher_logits is None else teacher_logits.reshape(num_runs * n, K)
+    for epoch in range(num_epochs):
+        logits = batched_logits(x, weight, bias).reshape(num_runs * n, K)
+        # kd_loss averages over all R*n rows; times R it is the sum of the R per-run mean losses.
+        loss = total * num_runs * kd_loss(logits, flat_teacher, flat_y, rho=ce_weight / total, temperature=temperature)
+        grad_weight, grad_bias = torch.autograd.grad(loss, (weight, bias))
+        with torch.no_grad():
+            weight -= lr * grad_weight
+            bias -= lr * grad_bias
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, weight.detach(), bias.detach())
+    return weight.detach(), bias.detach()
+
+
+def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    return (logits.argmax(-1) == y).float().mean(-1) * 100
+
+
+def _stack_runs(specs, seeds, settings):
+    """Draw every run's data and initial weights and stack them (padded) along one run axis."""
+    width_a = max(s.d1 for s in specs)
+    width_b = max(s.d2 for s in specs)
+    keys = ("x_a_train", "y_train", "x_a_student", "x_b_student", "y_student", "x_a_test", "x_b_test", "y_test")
+    batch = {k: [] for k in keys + ("teacher_w", "teacher_b", "student_w", "student_b")}
+    for spec in specs:
+        teacher_mask = torch.zeros(width_a, dtype=torch.bool)
+        teacher_cols = list(spec.shared_columns) if settings.teacher_input == "shared" else list(range(spec.d1))
+        teacher_mask[teacher_cols] = True
+        student_mask = torch.zeros(width_b, dtype=torch.bool)
+        student_mask[: spec.d2] = True
+        for seed in seeds:
+            data = draw_run_data(spec, seed, settings)
+            for k in keys:
+                value = data[k]
+                if k.startswith("x_a"):
+                    value = _pad_columns(value, width_a) * teacher_mask  # zeroed = removed (exact)
+                elif k.startswith("x_b"):
+                    value = _pad_columns(value, width_b)
+                batch[k].append(value)
+            w, b = _linear_init(teacher_mask, _generator(seed, "teacher_init"))
+            batch["teacher_w"].append(w), batch["teacher_b"].append(b)
+            # The no-KD and the KD student start from the same weights: their difference is KD alone.
+            w, b = _linear_init(student_mask, _generator(seed, "student_init"))
+            batch["student_w"].append(w), batch["student_b"].append(b)
+    return {k: torch.stack(v) for k, v in batch.items()}
+
+
+def run_kd(
+    specs: Sequence[MVDSpec],
+    seeds: Sequence[int],
+    settings: KDSettings = KDSettings(),
+    device: str | torch.device = "cpu",
+    curve_every: int | None = None,
+) -> KDResults:
+    """Teacher, no-KD student and KD student for every (spec, seed) run, all trained at once.
+
+    specs: P settings (may differ in d1, d2, d, J1, J2); seeds: S integers. Run (p, s) depends only
+    on (specs[p], seeds[s], settings), not on which other runs share the call. Settings that share
+    a seed share the hyperplane's leading coordinates and, for equal d, the draw of x* (common
+    random numbers, so differences between settings are less noisy). ``curve_every=k`` also
+    records every model's test accuracy each k epochs (results.curves). Returns :class:`KDResults`.
+    """
+    specs, seeds = tuple(specs), tuple(int(s) for s in seeds)
+    if not specs or not seeds:
+        raise ConfigError("run_kd needs at least one spec and one seed")
+    if settings.teacher_input == "shared":
+        empty = [s for s in specs if s.overlap == 0]
+        if empty:
+            raise ConfigError(f"a modality-general teacher needs J1 ∩ J2 non-empty; {len(empty)} spec(s) have overlap 0")
+    device = torch.device(device)
+    batch = {k: v.to(device) for k, v in _stack_runs(specs, seeds, settings).items()}
+    common = dict(num_epochs=settings.num_epochs, lr=settings.lr, temperature=settings.temperature)
+
+    curves: dict = {}
+    checkpoints = set(range(curve_every - 1, settings.num_epochs, curve_every)) if curve_every else set()
+
+    def recorder(name, x_test):
+        def record(epoch, weight, bias):
+            if epoch in checkpoints:
+                with torch.no_grad():
+                    acc = _accuracy(batched_logits(x_test, weight, bias), batch["y_test"])
+                curves.setdefault(name, []).append(acc.cpu())
+        return record if checkpoints else None
+
+    teacher_w, teacher_b = train_linear_batched(
+        batch["x_a_train"], batch["y_train"], batch["teacher_w"], batch["teacher_b"],
+        on_epoch_end=recorder("teacher", batch["x_a_test"]), **common)
+    no_kd_w, no_kd_b = train_linear_batched(
+        batch["x_b_student"], batch["y_student"], batch["student_w"], batch["student_b"],
+        on_epoch_end=recorder("no_kd", batch["x_b_test"]), **common)
+    with torch.no_grad():
+        soft_targets = batched_logits(batch["x_a_student"], teacher_w, teacher_b)
+    ce_weight, kd_weight = settings.kd_weights()
+    kd_w, kd_b = train_linear_batched(
+        batch["x_b_student"], batch["y_student"], batch["student_w"], batch["student_b"],
+        ce_weight=ce_weight, kd_weight=kd_weight, teacher_logits=soft_targets,
+        on_epoch_end=recorder("kd", batch["x_b_test"]), **common)
+
+    P, S = len(specs), len(seeds)
+
+    def per_run(t: torch.Tensor) -> torch.Tensor:
+        return t.detach().cpu().reshape(P, S, *t.shape[1:])
+
+    with torch.no_grad():
+        logits = {
+            "teacher": batched_logits(batch["x_a_test"], teacher_w, teacher_b),
+            "no_kd": batched_logits(batch["x_b_test"], no_kd_w, no_kd_b),
+            "kd": batched_logits(batch["x_b_test"], kd_w, kd_b),
+        }
+    if checkpoints:
+        curves = {"epochs": torch.tensor(sorted(checkpoints)) + 1,
+                  **{k: torch.stack(v).reshape(len(v), P, S) for k, v in curves.items()}}
+    return KDResults(
+        specs=specs, seeds=seeds, settings=settings,
+        teacher_acc=per_run(_accuracy(logits["teacher"], batch["y_test"])),
+        no_kd_acc=per_run(_accuracy(logits["no_kd"], batch["y_test"])),
+        kd_acc=per_run(_accuracy(logits["kd"], batch["y_test"])),
+        teacher_logits=per_run(logits["teacher"]), no_kd_logits=per_run(logits["no_kd"]),
+        kd_logits=per_run(logits["kd"]), test_y=per_run(batch["y_test"]),
+        teacher_weight=per_run(teacher_w), teacher_bias=per_run(teacher_b),
+        no_kd_weight=per_run(no_kd_w), no_kd_bias=per_run(no_kd_b),
+        kd_weight=per_run(kd_w), kd_bias=per_run(kd_b), curves=curves,
+    )
+
+
+def cache_key(specs: Sequence[MVDSpec], seeds: Sequence[int], settings: KDSettings) -> dict:
+    """A JSON-able description of a :func:`run_kd` call, for :class:`mfh_lib.cache.ResultsCache`."""
+    return {"specs": [asdict(s) for s in specs], "seeds": [int(s) for s in seeds], "settings": asdict(settings)}

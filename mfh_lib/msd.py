@@ -1,0 +1,565 @@
+"""Modality-specific distillation (MSD; Jin et al., arXiv 2101.01881 v1).
+
+A multimodal student mimics a multimodal teacher not only on the full input but also on each
+modality alone. Every sample is fed to both networks in three *views* (:data:`VIEWS`):
+``multimodal`` (a, b), ``a only`` (a, 0) and ``b only`` (0, b).
+
+Dropping a modality means replacing its input by zeros. Inputs are standardised with training
+statistics first (:func:`standardize`), so a dropped modality sits at its training mean: the
+same masking for teacher and student, in training and in evaluation.
+
+Eq. (5), with the tau^2 / |X| scale the paper omits for brevity, is
+
+    L_distill = tau^2 * sum_v mean_i w_i^v KL(t(x_i^v; tau) || s(x_i^v; tau)),
+
+and the student minimises ``lam * CE + (1 - lam) * L_distill`` (eq. (1)). The weights
+w (one per member, view and sample) come from a *weighting*:
+
+* ``"none"``: no distillation (the "small model" of Tab. 1);
+* ``"kd"``: (1, 0, 0), conventional KD (Hinton et al.);
+* ``"population"``: one constant triple per run, chosen by grid search on the validation set;
+* ``"importance"`` (eq. (6)): w = 1 and each unimodal view weighted by tanh of the KL between the
+  teacher's multimodal prediction and its prediction on that view;
+* ``"correctness"`` (eq. (7)): w : w^a : w^b = 1/CE of the teacher on each view, summing to 1;
+* ``"meta"`` (Algorithm 1): a Meta-Weight-Net (MLP + sigmoid on the teacher's three predictions)
+  trained online through a one-step look-ahead of the student, with the validation set as meta data.
+
+Feature-based baselines (FitNet, RKD, SP from :mod:`mfh_lib.losses`) add ``feature_weight *
+L_feature`` on the multimodal view; "X + MSD" keeps that term and replaces the KD term by MSD.
+
+Everything is vectorised over members with ``torch.func.vmap``: a run trains ``num_settings x
+num_seeds`` students at once, member ``m = g * num_seeds + s`` having setting g (e.g. a population
+weight triple) and seed s. All members of one seed share initialisation and batch order across
+methods and settings, so per-seed differences between methods are paired comparisons.
+"""
+from __future__ import annotations
+
+import contextlib
+import itertools
+from dataclasses import dataclass, field, replace
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, vmap
+
+from . import losses
+from .cache import progress
+from .config import ConfigError, check_unit_interval
+from .data import MultimodalDataset, MultimodalSplit
+from .training import Ensemble
+
+VIEWS = ("multimodal", "a only", "b only")
+WEIGHTINGS = ("none", "kd", "population", "importance", "correctness", "meta")
+FEATURE_LOSSES = {"fitnet": losses.fitnet_loss, "rkd": losses.rkd_loss, "sp": losses.sp_loss}
+
+# Tab. 1 / Tab. 2 methods: name -> (weighting, feature loss). "X + MSD" is X with the KD term
+# replaced by meta-weighted MSD, so X vs X + MSD isolates MSD.
+METHODS = {
+    "small model": ("none", None),
+    "KD": ("kd", None),
+    "FitNet": ("kd", "fitnet"),
+    "RKD": ("kd", "rkd"),
+    "SP": ("kd", "sp"),
+    "MSD (population)": ("population", None),
+    "MSD (importance)": ("importance", None),
+    "MSD (correctness)": ("correctness", None),
+    "MSD (meta)": ("meta", None),
+    "FitNet + MSD": ("meta", "fitnet"),
+    "RKD + MSD": ("meta", "rkd"),
+    "SP + MSD": ("meta", "sp"),
+}
+
+
+# ----------------------------------------------------------------------------- data and views
+
+
+def _standardize_like(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    return ((x.flatten(1) - mean) / std).reshape(x.shape)
+
+
+def standardize(dataset: MultimodalDataset) -> MultimodalDataset:
+    """Z-score every input feature with the training split's statistics (all splits alike).
+
+    After this, zeroing a modality replaces it by its training mean, the masking MSD relies on.
+    """
+    splits = {}
+    stats = {}
+    for name in ("a", "b"):
+        train = getattr(dataset.train, name).float().flatten(1)
+        stats[name] = (train.mean(0), train.std(0).clamp_min(1e-6))
+    for split_name in ("train", "val", "test"):
+        split = getattr(dataset, split_name)
+        splits[split_name] = MultimodalSplit(
+            _standardize_like(split.a.float(), *stats["a"]), _standardize_like(split.b.float(), *stats["b"]), split.y
+        )
+    return replace(dataset, **splits)
+
+
+def modality_views(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The three views of a batch, concatenated on the sample axis: (3B, ...) each.
+
+    Rows [0, B) are multimodal, [B, 2B) keep only a (b zeroed), [2B, 3B) keep only b (a zeroed).
+    """
+    return torch.cat([a, a, torch.zeros_like(a)]), torch.cat([b, torch.zeros_like(b), b])
+
+
+# ----------------------------------------------------------------------------- architecture
+
+
+def _mlp_body(in_features: int, hidden: Sequence[int]) -> tuple[nn.Sequential, int]:
+    layers: list[nn.Module] = []
+    width = in_features
+    for h in hidden:
+        layers += [nn.Linear(width, h), nn.ReLU()]
+        width = h
+    return nn.Sequential(*layers), width
+
+
+class LateFusionNet(nn.Module):
+    """Late fusion: an MLP encoder per (flattened) modality, concatenated, an MLP fusion body, a
+    linear head. ``forward(a, b)`` returns logits; with ``return_features=True`` it returns
+    ``(logits, features)`` where features are the fusion body's output, mapped by a linear *hint*
+    regressor to ``hint_dim`` when one is given (FitNet's student-side regressor)."""
+
+    def __init__(self, in_a: int, in_b: int, num_classes: int, encoder_hidden: Sequence[int] = (64,),
+                 fusion_hidden: Sequence[int] = (64,), dropout: float = 0.0, hint_dim: int | None = None):
+        super().__init__()
+        self.encoder_a, width_a = _mlp_body(in_a, encoder_hidden)
+        self.encoder_b, width_b = _mlp_body(in_b, encoder_hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.fusion, self.feature_dim = _mlp_body(width_a + width_b, fusion_hidden)
+        self.head = nn.Linear(self.feature_dim, num_classes)
+        self.hint = nn.Linear(self.feature_dim, hint_dim) if hint_dim is not None else None
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor, return_features: bool = False):
+        h = torch.cat([self.encoder_a(a.flatten(1)), self.encoder_b(b.flatten(1))], dim=-1)
+        features = self.fusion(self.dropout(h))
+        logits = self.head(features)
+        if not return_features:
+            return logits
+        return logits, (self.hint(features) if self.hint is not None else features)
+
+
+class MetaWeightNet(nn.Module):
+    """Eq. (8): (w, w^a, w^b) = sigmoid(MLP(t(x), t(x^a only), t(x^b only))).
+
+    As in Meta-Weight-Net (Shu et al. 2019): one hidden ReLU layer of 100 units and a sigmoid.
+    Input (..., V, K) teacher probabilities of the three views; output (..., V) weights in (0, 1).
+    """
+
+    def __init__(self, num_classes: int, hidden: int = 100, num_views: int = len(VIEWS)):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(num_views * num_classes, hidden), nn.ReLU(), nn.Linear(hidden, num_views))
+
+    def forward(self, teacher_view_probs: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(teacher_view_probs.flatten(-2)))
+
+
+# ----------------------------------------------------------------------------- losses
+
+
+def probabilities(logits: torch.Tensor, multilabel: bool, temperature: float = 1.0) -> torch.Tensor:
+    """Softmax over classes (last axis), or per-label sigmoids for multi-label tasks."""
+    return torch.sigmoid(logits / temperature) if multilabel else torch.softmax(logits / temperature, dim=-1)
+
+
+def task_loss(logits: torch.Tensor, labels: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    """Per-sample supervised loss, shape logits.shape[:-1]: cross entropy, or binary cross entropy
+    summed over labels (so it is on the same scale as the label-summed Bernoulli KL)."""
+    if multilabel:
+        return F.binary_cross_entropy_with_logits(logits, labels.float(), reduction="none").sum(-1)
+    return -torch.log_softmax(logits, dim=-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+
+
+def divergence(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float = 1.0,
+               multilabel: bool = False) -> torch.Tensor:
+    """Per-sample KL(t(x; tau) || s(x; tau)) over the last (class) axis, without the tau^2 factor.
+
+    Eq. (5) weights every sample's term, so unlike ``losses.kd_divergence`` nothing is averaged
+    here. Multi-label: the KL between the per-label Bernoulli distributions, summed over labels.
+    """
+    s, t = student_logits / temperature, teacher_logits.detach() / temperature
+    if multilabel:
+        p_t = torch.sigmoid(t)
+        return (p_t * (F.logsigmoid(t) - F.logsigmoid(s)) + (1 - p_t) * (F.logsigmoid(-t) - F.logsigmoid(-s))).sum(-1)
+    log_p_t = torch.log_softmax(t, dim=-1)
+    return (log_p_t.exp() * (log_p_t - torch.log_softmax(s, dim=-1))).sum(-1)
+
+
+def msd_distill_loss(student_view_logits: torch.Tensor, teacher_view_logits: torch.Tensor, weights: torch.Tensor,
+                     temperature: float = 1.0, multilabel: bool = False) -> torch.Tensor:
+    """Eq. (5): tau^2 * sum over views of the sample mean of w * KL; logits (..., V, B, K), weights
+    broadcastable to (..., V, B). Returns shape (...). With V = 1 and w = 1 it is Hinton's KD."""
+    kl = divergence(student_view_logits, teacher_view_logits, temperature, multilabel)
+    return temperature**2 * (weights * kl).mean(-1).sum(-1)
+
+
+# ----------------------------------------------------------------------------- weighting schemes
+
+
+def population_grid(values: Sequence[float]) -> torch.Tensor:
+    """All (1, w^a, w^b) with w^a, w^b from ``values``: the population-weighting search grid (G, 3)."""
+    return torch.tensor([(1.0, wa, wb) for wa, wb in itertools.product(values, values)])
+
+
+def importance_weights(teacher_view_logits: torch.Tensor, multilabel: bool = False) -> torch.Tensor:
+    """Eq. (6). ``teacher_view_logits`` (V, N, K) -> weights (V, N).
+
+    The paper's w^v = tanh(I_t) with I_t = KL(t(x) || t(x^v)): each unimodal view is weighted by how
+    much the teacher's prediction changes when the *other* modality is dropped (the importance of
+    the dropped modality), and the multimodal term gets w = 1.
+    """
+    multimodal = teacher_view_logits[:1].expand_as(teacher_view_logits[1:])
+    change = divergence(teacher_view_logits[1:], multimodal, multilabel=multilabel)
+    return torch.cat([torch.ones_like(change[:1]), torch.tanh(change)])
+
+
+def correctness_weights(teacher_view_logits: torch.Tensor, labels: torch.Tensor, multilabel: bool = False,
+                        eps: float = 1e-6) -> torch.Tensor:
+    """Eq. (7): w : w^a : w^b = 1/h(t(x)) : 1/h(t(x^a)) : 1/h(t(x^b)) with h the teacher's cross
+    entropy on each view, normalised so the three weights sum to 1. (V, N, K), (N,) -> (V, N)."""
+    h = task_loss(teacher_view_logits, labels.expand(teacher_view_logits.shape[0], *labels.shape), multilabel)
+    inverse = 1.0 / h.clamp_min(eps)
+    return inverse / inverse.sum(0, keepdim=True)
+
+
+# ----------------------------------------------------------------------------- teacher
+
+
+def make_modality_dropout_loss(p_drop: float, multilabel: bool, generator: torch.Generator) -> Callable:
+    """A ``train_ensemble`` loss for the teacher: each sample loses modality a with probability
+    p_drop, else modality b with probability p_drop (never both). Trained this way the teacher's
+    unimodal predictions t(x^a), t(x^b) are informative rather than out-of-distribution guesses."""
+    check_unit_interval("p_drop", 2 * p_drop)
+
+    def loss_fn(ensemble, a, b, y):
+        u = torch.rand(a.shape[:2], generator=generator).to(a.device)
+        keep_a = (u >= p_drop).float()
+        keep_b = ((u < p_drop) | (u >= 2 * p_drop)).float()
+        a = a * keep_a.view(*keep_a.shape, *[1] * (a.dim() - 2))
+        b = b * keep_b.view(*keep_b.shape, *[1] * (b.dim() - 2))
+        return task_loss(ensemble(a, b), y, multilabel).mean(-1)
+
+    return loss_fn
+
+
+@dataclass
+class TeacherOutputs:
+    """The frozen teacher on one split: view logits (V, N, K) and multimodal features (N, D)."""
+
+    logits: torch.Tensor
+    features: torch.Tensor
+
+
+@torch.no_grad()
+def model_outputs(model: nn.Module, split: MultimodalSplit, batch_size: int = 4096) -> TeacherOutputs:
+    """Logits of the three views and the multimodal features of one (non-ensemble) model."""
+    model.eval()
+    logits, features = [], []
+    for start in range(0, len(split), batch_size):
+        a, b = split.a[start:start + batch_size], split.b[start:start + batch_size]
+        n = a.shape[0]
+        out, feat = model(*modality_views(a, b), return_features=True)
+        logits.append(out.reshape(len(VIEWS), n, -1))
+        features.append(feat[:n])
+    return TeacherOutputs(torch.cat(logits, dim=1), torch.cat(features))
+
+
+# ----------------------------------------------------------------------------- students
+
+
+@dataclass(frozen=True)
+class StudentRecipe:
+    """How a student is trained. ``lam`` is eq. (1)'s weight of the hard-label loss."""
+
+    weighting: str = "kd"
+    feature_loss: str | None = None
+    lam: float = 0.5
+    temperature: float = 4.0
+    feature_weight: float = 1.0
+    num_epochs: int = 30
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    meta_lr: float = 1e-3
+    meta_weight_decay: float = 1e-4
+    meta_hidden: int = 100
+    meta_batch_size: int = 64
+
+    def __post_init__(self):
+        if self.weighting not in WEIGHTINGS:
+            raise ConfigError(f"unknown weighting {self.weighting!r}; choose one of {WEIGHTINGS}")
+        if self.feature_loss is not None and self.feature_loss not in FEATURE_LOSSES:
+            raise ConfigError(f"unknown feature loss {self.feature_loss!r}; choose one of {sorted(FEATURE_LOSSES)} or None")
+        check_unit_interval("lam", self.lam)
+        if self.temperature <= 0:
+            raise ConfigError(f"temperature must be > 0, got {self.temperature}")
+
+    @classmethod
+    def for_method(cls, method: str, **settings) -> "StudentRecipe":
+        if method not in METHODS:
+            raise ConfigError(f"unknown method {method!r}; choose one of {list(METHODS)}")
+        weighting, feature_loss = METHODS[method]
+        return cls(weighting=weighting, feature_loss=feature_loss, **settings)
+
+    @property
+    def uses_views(self) -> bool:
+        return self.weighting not in ("none", "kd")
+
+
+@dataclass
+class TrainingData:
+    """What a student's loss reads per training sample; everything indexed on axis 0 by sample."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+    y: torch.Tensor
+    teacher_logits: torch.Tensor  # (N, V, K)
+    teacher_features: torch.Tensor  # (N, D)
+    instance_weights: torch.Tensor | None = None  # (N, V) for importance / correctness weighting
+
+    def gather(self, idx: torch.Tensor) -> "TrainingData":
+        """Rows ``idx`` (M, B) of every tensor: (M, B, ...)."""
+        pick = lambda t: None if t is None else t[idx]  # noqa: E731
+        return TrainingData(pick(self.a), pick(self.b), pick(self.y), pick(self.teacher_logits),
+                            pick(self.teacher_features), pick(self.instance_weights))
+
+
+def training_data(split: MultimodalSplit, teacher: TeacherOutputs, weighting: str, multilabel: bool) -> TrainingData:
+    """Bundle a training split with the teacher's outputs and, if needed, eq. (6)/(7) weights."""
+    weights = None
+    if weighting == "importance":
+        weights = importance_weights(teacher.logits, multilabel).T.contiguous()
+    elif weighting == "correctness":
+        weights = correctness_weights(teacher.logits, split.y, multilabel).T.contiguous()
+    return TrainingData(split.a, split.b, split.y, teacher.logits.transpose(0, 1).contiguous(), teacher.features, weights)
+
+
+def tile_ensemble(ensemble: Ensemble, num_settings: int) -> Ensemble:
+    """Repeat an S-member ensemble ``num_settings`` times: member g * S + s is a copy of member s."""
+    if num_settings > 1:
+        tile = lambda v: v.detach().repeat(num_settings, *[1] * (v.dim() - 1))  # noqa: E731
+        ensemble.params = {k: tile(v).requires_grad_(True) for k, v in ensemble.params.items()}
+        ensemble.buffers = {k: tile(v) for k, v in ensemble.buffers.items()}
+        ensemble.num_members *= num_settings
+    return ensemble
+
+
+def member_forward(ensemble: Ensemble, a: torch.Tensor, b: torch.Tensor, *, views: bool, params=None, buffers=None):
+    """Member-wise ``(logits, features)`` of an ensemble of LateFusionNets on (M, B, ...) inputs.
+
+    With ``views`` the logits are (M, V, B, K) for the three views (features: multimodal view only);
+    otherwise (M, 1, B, K). ``params`` / ``buffers`` override the ensemble's (for the look-ahead).
+    """
+    params = ensemble.params if params is None else params
+    buffers = ensemble.buffers if buffers is None else buffers
+    num_views = len(VIEWS) if views else 1
+    ensemble.base.train(ensemble.training)
+
+    def one(p, bu, a, b):
+        if views:
+            a, b = modality_views(a, b)
+        return functional_call(ensemble.base, (p, bu), (a, b), {"return_features": True})
+
+    logits, features = vmap(one, randomness="different")(params, buffers, a, b)
+    batch = a.shape[1]
+    return logits.reshape(logits.shape[0], num_views, batch, -1), features[:, :batch]
+
+
+def student_losses(student: Ensemble, batch: TrainingData, weights: torch.Tensor | None, recipe: StudentRecipe,
+                   multilabel: bool, params=None, buffers=None) -> torch.Tensor:
+    """(M,) per-member losses: lam * CE + (1 - lam) * eq. (5) [+ feature_weight * L_feature]."""
+    logits, features = member_forward(student, batch.a, batch.b, views=recipe.uses_views, params=params, buffers=buffers)
+    ce = task_loss(logits[:, 0], batch.y, multilabel).mean(-1)
+    if recipe.weighting == "none":
+        loss = ce
+    else:
+        num_views = logits.shape[1]
+        teacher = batch.teacher_logits[:, :, :num_views].transpose(1, 2)
+        distill = msd_distill_loss(logits, teacher, weights[:, :num_views], recipe.temperature, multilabel)
+        loss = recipe.lam * ce + (1 - recipe.lam) * distill
+    if recipe.feature_loss is not None:
+        loss = loss + recipe.feature_weight * FEATURE_LOSSES[recipe.feature_loss](features, batch.teacher_features)
+    return loss
+
+
+def _view_probs(batch: TrainingData, multilabel: bool) -> torch.Tensor:
+    return probabilities(batch.teacher_logits, multilabel)  # (M, B, V, K): the meta-learner's input
+
+
+def batch_weights(recipe: StudentRecipe, batch: TrainingData, population: torch.Tensor | None,
+                  meta_net: Ensemble | None, multilabel: bool) -> torch.Tensor | None:
+    """Weights (M, V, B) of eq. (5) for this batch under the recipe's weighting scheme."""
+    m, bsz = batch.y.shape[:2]
+    if recipe.weighting == "none":
+        return None
+    if recipe.weighting == "kd":
+        return batch.a.new_ones(m, 1, bsz)
+    if recipe.weighting == "population":
+        return population[:, :, None].expand(m, len(VIEWS), bsz)
+    if recipe.weighting in ("importance", "correctness"):
+        return batch.instance_weights.transpose(1, 2)
+    return meta_net(_view_probs(batch, multilabel)).transpose(1, 2)
+
+
+def meta_step(student: Ensemble, meta_net: Ensemble, meta_optimizer: torch.optim.Optimizer, batch: TrainingData,
+              meta_batch: MultimodalSplit, recipe: StudentRecipe, lookahead_lr: float, multilabel: bool) -> torch.Tensor:
+    """Algorithm 1, lines 4-5: a virtual SGD step of the student as a function of the meta-net's
+    parameters, then one meta-net update on the virtual student's validation cross entropy (eq. (9)).
+
+    The virtual step is functional (``functional_call`` on ``params - lr * grad`` built with
+    ``create_graph=True``), so no model copy is made. Buffers are cloned for the look-ahead so a
+    BatchNorm's running statistics are not updated by the virtual forwards (the Meta-Weight-Net
+    pitfall); the models here have none, but the library should not rely on that.
+    Returns the (M,) meta losses.
+    """
+    weights = meta_net(_view_probs(batch, multilabel)).transpose(1, 2)
+    names = list(student.params)
+    inner = student_losses(student, batch, weights, recipe, multilabel,
+                           buffers={k: v.clone() for k, v in student.buffers.items()})
+    grads = torch.autograd.grad(inner.sum(), [student.params[k] for k in names], create_graph=True, allow_unused=True)
+    virtual = {k: student.params[k] if g is None else student.params[k] - lookahead_lr * g for k, g in zip(names, grads)}
+    logits, _ = member_forward(student, meta_batch.a, meta_batch.b, views=False, params=virtual,
+                               buffers={k: v.clone() for k, v in student.buffers.items()})
+    meta_loss = task_loss(logits[:, 0], meta_batch.y, multilabel).mean(-1)
+    meta_optimizer.zero_grad(set_to_none=True)
+    meta_loss.sum().backward(inputs=meta_net.parameters())
+    meta_optimizer.step()
+    return meta_loss.detach()
+
+
+@dataclass
+class StudentRun:
+    """A trained set of students: ``ensemble`` (M = G * S members), the meta-net ensemble for
+    ``"meta"``, and per-epoch evaluations returned by ``eval_fn`` (for learning curves)."""
+
+    ensemble: Ensemble
+    meta_net: Ensemble | None
+    curve: list = field(default_factory=list)
+
+
+def _seed_orders(num_seeds: int, num_settings: int, n: int, generator: torch.Generator) -> torch.Tensor:
+    """(G * S, n) sample orders: one permutation per seed, shared by every setting of that seed."""
+    return torch.stack([torch.randperm(n, generator=generator) for _ in range(num_seeds)]).repeat(num_settings, 1)
+
+
+def train_students(make_student: Callable[[], nn.Module], data: TrainingData, recipe: StudentRecipe, *,
+                   num_seeds: int, seed: int = 0, population: torch.Tensor | None = None,
+                   meta_split: MultimodalSplit | None = None, multilabel: bool = False,
+                   eval_fn: Callable[[Ensemble], object] | None = None, desc: str = "student") -> StudentRun:
+    """Train ``G x num_seeds`` students with Adam; G = len(population) for population weighting, else 1.
+
+    ``population`` (G, 3) holds the weight triples to try; ``meta_split`` is the meta-data set of
+    Algorithm 1 (the validation split). Seeds set initialisation (``seed + s``), batch order and
+    meta batches; ``eval_fn(ensemble)`` is called after every epoch (learning curves).
+    """
+    if recipe.weighting == "population" and population is None:
+        raise ConfigError("population weighting needs `population`, the (G, 3) grid of weight triples to try")
+    if recipe.weighting == "meta" and meta_split is None:
+        raise ConfigError("meta weighting needs `meta_split` (the validation split used as meta data)")
+    if recipe.weighting in ("importance", "correctness") and data.instance_weights is None:
+        raise ConfigError(f"{recipe.weighting} weighting needs TrainingData built by training_data(..., weighting={recipe.weighting!r})")
+    num_settings = population.shape[0] if recipe.weighting == "population" else 1
+    device = data.a.device
+    generator = torch.Generator().manual_seed(seed)
+    student = tile_ensemble(Ensemble(make_student, num_seeds, seed=seed, device=device), num_settings)
+    optimizer = torch.optim.Adam(student.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    if population is not None:
+        population = population.to(device).repeat_interleave(num_seeds, dim=0)
+    meta_net = meta_optimizer = None
+    if recipe.weighting == "meta":
+        num_classes = data.teacher_logits.shape[-1]
+        meta_net = tile_ensemble(Ensemble(lambda: MetaWeightNet(num_classes, recipe.meta_hidden), num_seeds,
+                                          seed=seed + 10_000, device=device), num_settings)
+        meta_optimizer = torch.optim.Adam(meta_net.parameters(), lr=recipe.meta_lr, weight_decay=recipe.meta_weight_decay)
+    run = StudentRun(student, meta_net)
+    n = data.y.shape[0]
+    for _ in progress(range(recipe.num_epochs), desc=desc):
+        student.train()
+        order = _seed_orders(num_seeds, num_settings, n, generator).to(device)
+        for start in range(0, n, recipe.batch_size):
+            batch = data.gather(order[:, start:start + recipe.batch_size])
+            if meta_net is not None:
+                meta_idx = torch.randint(0, len(meta_split), (num_seeds, recipe.meta_batch_size), generator=generator)
+                meta_idx = meta_idx.repeat(num_settings, 1).to(device)
+                meta_batch = MultimodalSplit(meta_split.a[meta_idx], meta_split.b[meta_idx], meta_split.y[meta_idx])
+                meta_step(student, meta_net, meta_optimizer, batch, meta_batch, recipe, recipe.lr, multilabel)
+            with torch.no_grad() if meta_net is not None else contextlib.nullcontext():
+                weights = batch_weights(recipe, batch, population, meta_net, multilabel)
+            losses_ = student_losses(student, batch, weights, recipe, multilabel)
+            optimizer.zero_grad(set_to_none=True)
+            losses_.sum().backward()
+            optimizer.step()
+        student.eval()
+        if eval_fn is not None:
+            run.curve.append(eval_fn(student))
+    student.eval()
+    return run
+
+
+# ----------------------------------------------------------------------------- evaluation and analysis
+
+
+@torch.no_grad()
+def view_logits(ensemble: Ensemble, split: MultimodalSplit, batch_size: int = 2048) -> torch.Tensor:
+    """Member-wise logits of the three views, (M, V, N, K), in eval mode."""
+    ensemble.eval()
+    m = ensemble.num_members
+    chunks = []
+    for start in range(0, len(split), batch_size):
+        a = split.a[start:start + batch_size].expand(m, *split.a[start:start + batch_size].shape)
+        b = split.b[start:start + batch_size].expand(m, *split.b[start:start + batch_size].shape)
+        chunks.append(member_forward(ensemble, a, b, views=True)[0])
+    return torch.cat(chunks, dim=2)
+
+
+def f1_scores(predicted: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Macro and micro F1 (%) of multi-hot predictions (..., N, K) vs labels (N, K); a label with no
+    positives and no predictions scores 0 in the macro mean (scikit-learn's zero_division=0)."""
+    predicted, labels = predicted.float(), labels.float()
+    tp = (predicted * labels).sum(-2)
+    fp = (predicted * (1 - labels)).sum(-2)
+    fn = ((1 - predicted) * labels).sum(-2)
+    per_label = 2 * tp / (2 * tp + fp + fn).clamp_min(1e-12)
+    micro = 2 * tp.sum(-1) / (2 * tp.sum(-1) + fp.sum(-1) + fn.sum(-1)).clamp_min(1e-12)
+    return per_label.mean(-1) * 100, micro * 100
+
+
+def metrics(logits: torch.Tensor, labels: torch.Tensor, multilabel: bool) -> dict[str, torch.Tensor]:
+    """Per-member metrics (%) of (M, N, K) logits: accuracy, or macro / micro F1 at threshold 0.5."""
+    if multilabel:
+        macro, micro = f1_scores(logits > 0, labels)
+        return {"macro F1": macro, "micro F1": micro}
+    return {"accuracy": (logits.argmax(-1) == labels).float().mean(-1) * 100}
+
+
+def select_population(val_metric: torch.Tensor, num_seeds: int) -> int:
+    """Index of the grid setting with the best seed-mean validation metric; (G * S,) -> g."""
+    return int(val_metric.reshape(-1, num_seeds).mean(1).argmax())
+
+
+def swap_one_modality(split: MultimodalSplit, generator: torch.Generator) -> MultimodalSplit:
+    """Fig. 5's probe set: every sample gets one modality (a or b, fair coin) from another random
+    sample. Labels are unknown for these pairs, so the teacher's prediction serves as reference."""
+    n = len(split)
+    donor = (torch.arange(n) + torch.randint(1, n, (n,), generator=generator)) % n  # never the sample itself
+    replace_a = torch.rand(n, generator=generator) < 0.5
+    donor, replace_a = donor.to(split.a.device), replace_a.to(split.a.device)
+    mask = lambda x: replace_a.view(n, *[1] * (x.dim() - 1))  # noqa: E731
+    return MultimodalSplit(torch.where(mask(split.a), split.a[donor], split.a),
+                           torch.where(~mask(split.b), split.b[donor], split.b), split.y)
+
+
+def consistency_ratio(student_logits: torch.Tensor, teacher_logits: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    """Teacher-student consistency (%): how often the student's predicted label equals the
+    teacher's (per label for multi-label tasks). (M, N, K), (N, K) -> (M,)."""
+    if multilabel:
+        return ((student_logits > 0) == (teacher_logits > 0)).float().mean(dim=(-2, -1)) * 100
+    return (student_logits.argmax(-1) == teacher_logits.argmax(-1)).float().mean(-1) * 100
+
+
+def kl_to_teacher(student_view_logits: torch.Tensor, teacher_view_logits: torch.Tensor, multilabel: bool) -> torch.Tensor:
+    """Fig. 7: mean KL(teacher || student) at temperature 1 per view; (M, V, N, K), (V, N, K) -> (M, V)."""
+    return divergence(student_view_logits, teacher_view_logits, 1.0, multilabel).mean(-1)

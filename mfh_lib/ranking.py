@@ -1,0 +1,244 @@
+"""MFH Algorithm 1: rank feature channels by their modality-general decisive information.
+
+Step 1 trains a network on modality a and one on modality b *jointly* with eq. (28),
+
+    L = Dist(f_a(X^a), f_b(X^b)) + CE(Y, f_a(X^a)) + CE(Y, f_b(X^b)),
+
+so the two output spaces align on what both modalities can predict. Steps 2-8 permute one channel
+of X^a at a time (M times) and average Dist(f_a(X~^a), f_b(X^b)): a channel whose shuffling breaks
+the alignment carries modality-general decisive information. Step 9 divides by the maximum.
+
+The channels may be the input features (X^a itself) or a hidden layer's features (Algorithm 1,
+note 2): we write every network as ``head(features(x))`` and permute the output of ``features``
+(the identity for input-level ranking). All M x d permutations are evaluated as batched tensors,
+chunked to bound memory, for S seeds at once (an Ensemble's members, or S = 1).
+
+Teachers of different gamma (MFH Sec. 5.4) then come from nullifying r% of the channels: the least
+salient (modality-general teacher), the most salient (modality-specific) or random ones. A
+nullified channel is replaced by its training-set mean (zero for standardised inputs), as in the
+authors' RAVDESS code, which used the batch mean.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.func import functional_call, vmap
+
+from .config import ConfigError, check_unit_interval
+from .losses import kd_loss
+from .training import Ensemble, member_accuracy, predict_ensemble, train_ensemble
+
+DISTANCES = ("mse", "l1")
+NULLIFY_MODES = ("general", "specific", "random")
+
+
+class JointPair(nn.Module):
+    """The two unimodal networks of Algorithm 1, step 1: ``forward(xa, xb) -> (logits_a, logits_b)``."""
+
+    def __init__(self, net_a: nn.Module, net_b: nn.Module):
+        super().__init__()
+        self.net_a, self.net_b = net_a, net_b
+
+    def forward(self, xa: torch.Tensor, xb: torch.Tensor):
+        return self.net_a(xa), self.net_b(xb)
+
+
+def distance(logits_a: torch.Tensor, logits_b: torch.Tensor, kind: str = "mse") -> torch.Tensor:
+    """Dist of eq. (28), averaged over the last two axes (samples, classes): shape = leading axes."""
+    if kind == "mse":
+        return (logits_a - logits_b).pow(2).mean((-2, -1))
+    if kind == "l1":
+        return (logits_a - logits_b).abs().mean((-2, -1))
+    raise ConfigError(f"unknown distance {kind!r}; use one of {DISTANCES}")
+
+
+def member_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """(S,) mean cross entropy of each member: logits (S, B, K), labels (S, B)."""
+    ce = F.cross_entropy(logits.flatten(0, 1), labels.flatten(), reduction="none")
+    return ce.view(labels.shape).mean(-1)
+
+
+def joint_loss(logits_a, logits_b, labels, dist: str = "mse") -> torch.Tensor:
+    """Eq. (28) per member: Dist + CE(a) + CE(b), each (S,)."""
+    return distance(logits_a, logits_b, dist) + member_cross_entropy(logits_a, labels) + \
+        member_cross_entropy(logits_b, labels)
+
+
+def train_joint(make_net_a: Callable[[], nn.Module], make_net_b: Callable[[], nn.Module], xa, xb, y, *,
+                num_seeds: int, seed: int, num_epochs: int, batch_size: int | None, lr: float,
+                momentum: float = 0.9, optimizer: str = "sgd", weight_decay: float = 0.0, dist: str = "mse",
+                device="cpu", desc: str = "Alg. 1 step 1") -> Ensemble:
+    """Algorithm 1, step 1, for ``num_seeds`` seeds at once (an Ensemble of JointPair)."""
+    pairs = Ensemble(lambda: JointPair(make_net_a(), make_net_b()), num_seeds, seed=seed, device=device)
+    generator = torch.Generator().manual_seed(seed)
+
+    def loss_fn(ens, xa_batch, xb_batch, y_batch):
+        logits_a, logits_b = ens(xa_batch, xb_batch)
+        return joint_loss(logits_a, logits_b, y_batch, dist)
+
+    train_ensemble(pairs, [xa.to(device), xb.to(device), y.to(device)], loss_fn, shared=[True, True, True],
+                   num_epochs=num_epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
+                   weight_decay=weight_decay, generator=generator, desc=desc)
+    return pairs
+
+
+def member_part(ensemble: Ensemble, path: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Member-wise call of one submodule of an Ensemble's model, e.g. ``"net_a.features"``.
+
+    Returns ``f(x)`` mapping (S, N, ...) to (S, N, ...) in eval mode. ``path=""`` is the whole model.
+    """
+    module = ensemble.base.get_submodule(path) if path else ensemble.base
+    prefix = f"{path}." if path else ""
+    params = {k[len(prefix):]: v for k, v in ensemble.params.items() if k.startswith(prefix)}
+    buffers = {k[len(prefix):]: v for k, v in ensemble.buffers.items() if k.startswith(prefix)}
+
+    def call_one(p, b, x):
+        return functional_call(module, (p, b), (x,))
+
+    def call(x: torch.Tensor) -> torch.Tensor:
+        module.eval()
+        return vmap(call_one)(params, buffers, x)
+
+    return call
+
+
+@torch.no_grad()
+def permutation_distances(head: Callable[[torch.Tensor], torch.Tensor], features: torch.Tensor,
+                          reference_logits: torch.Tensor, *, num_permutations: int, dist: str = "mse",
+                          generator: torch.Generator | None = None, max_elements: int = 2**24) -> torch.Tensor:
+    """Algorithm 1, steps 2-8, before averaging: Dist after permuting channel i, for every (m, i).
+
+    ``features`` (S, n, d) are X^a (or a hidden layer's output) for S seeds, ``reference_logits``
+    (S, n, C) are f_b(X^b), and ``head`` maps (S, N, d) features to (S, N, C) logits. Returns
+    (S, M, d). Each (m, i) gets its own permutation of the n rows; all pairs are evaluated as one
+    batched tensor per chunk of at most ``max_elements`` feature values.
+    """
+    if num_permutations < 1:
+        raise ConfigError(f"num_permutations (M) must be >= 1, got {num_permutations}")
+    S, n, d = features.shape
+    pairs_m = torch.arange(num_permutations).repeat_interleave(d)  # (M*d,) pair k -> (m, i)
+    pairs_i = torch.arange(d).repeat(num_permutations)
+    chunk = max(1, max_elements // (S * n * d))
+    out = torch.empty(S, num_permutations * d, device=features.device)
+    reference = reference_logits[:, None]  # (S, 1, n, C)
+    for start in range(0, pairs_i.numel(), chunk):
+        cols = pairs_i[start:start + chunk].to(features.device)
+        K = cols.numel()
+        perm = torch.rand(S, K, n, generator=generator).argsort(-1).to(features.device)  # (S, K, n)
+        column_values = features[:, :, cols].transpose(1, 2)  # (S, K, n): channel i_k of every row
+        shuffled = column_values.gather(-1, perm)
+        is_permuted = F.one_hot(cols, d).bool()[None, :, None, :]  # (1, K, 1, d)
+        permuted = torch.where(is_permuted, shuffled[..., None], features[:, None])  # (S, K, n, d)
+        logits = head(permuted.reshape(S, K * n, d)).reshape(S, K, n, -1)
+        out[:, start:start + K] = distance(logits, reference, dist)
+    return out.view(S, num_permutations, d)
+
+
+def salience_from_distances(distances: torch.Tensor, normalize: str = "max") -> torch.Tensor:
+    """Steps 6-9: average over the M permutations, then scale to [0, 1].
+
+    ``normalize="max"`` divides by the maximum (Algorithm 1 as written); ``"minmax"`` also
+    subtracts the minimum (the authors' code). The ranking is the same either way.
+    """
+    p = distances.mean(-2)
+    if normalize == "max":
+        return p / p.amax(-1, keepdim=True)
+    if normalize == "minmax":
+        low = p.amin(-1, keepdim=True)
+        return (p - low) / (p.amax(-1, keepdim=True) - low).clamp_min(1e-12)
+    raise ConfigError(f"unknown normalisation {normalize!r}; use 'max' or 'minmax'")
+
+
+def permutation_salience(head, features, reference_logits, *, num_permutations: int, dist: str = "mse",
+                         generator: torch.Generator | None = None, normalize: str = "max") -> torch.Tensor:
+    """Algorithm 1, steps 2-9: the (S, d) salience vectors p in [0, 1]."""
+    distances = permutation_distances(head, features, reference_logits, num_permutations=num_permutations,
+                                      dist=dist, generator=generator)
+    return salience_from_distances(distances, normalize)
+
+
+def nullify_keep_mask(salience: torch.Tensor, ratio: float, mode: str,
+                      generator: torch.Generator | None = None) -> torch.Tensor:
+    """(S, d) float mask, 0 on the round(ratio * d) channels to nullify, 1 elsewhere.
+
+    mode "general": nullify the least salient channels (a modality-general teacher);
+    "specific": the most salient (modality-specific teacher); "random": a random subset.
+    Ties are broken by channel index (stable sort), so the mask is deterministic.
+    """
+    check_unit_interval("r (nullifying ratio)", ratio)
+    if mode not in NULLIFY_MODES:
+        raise ConfigError(f"unknown nullifying mode {mode!r}; use one of {NULLIFY_MODES}")
+    S, d = salience.shape
+    k = int(round(ratio * d))
+    if mode == "random":
+        order = torch.rand(S, d, generator=generator).argsort(-1).to(salience.device)
+    else:
+        order = salience.argsort(-1, stable=True, descending=mode == "specific")
+    keep = torch.ones(S, d, device=salience.device)
+    keep.scatter_(1, order[:, :k], 0.0)
+    return keep
+
+
+def nullify(features: torch.Tensor, keep: torch.Tensor, fill: torch.Tensor) -> torch.Tensor:
+    """Replace nullified channels by ``fill`` (S, d): features (S, N, d), keep (S, d)."""
+    return features * keep[:, None] + fill[:, None] * (1 - keep[:, None])
+
+
+def precision_at_k(salience: torch.Tensor, true_channels, k: int | None = None) -> torch.Tensor:
+    """(S,) share of the k most salient channels that are truly modality-general (k = #true)."""
+    true = torch.as_tensor(true_channels, dtype=torch.long)
+    k = true.numel() if k is None else k
+    top = salience.argsort(-1, stable=True, descending=True)[:, :k]
+    return torch.isin(top.cpu(), true).float().mean(-1)
+
+
+def distill_students(make_student: Callable[[], nn.Module], train_b: torch.Tensor, train_y: torch.Tensor,
+                     teacher_logits: torch.Tensor | None, val, test, *, rho: float, num_epochs: int,
+                     batch_size: int | None, lr: float, momentum: float = 0.9, optimizer: str = "sgd",
+                     weight_decay: float = 0.0, temperature: float = 1.0, seed: int = 0, num_members: int | None = None,
+                     device="cpu", desc: str = "students") -> dict[str, torch.Tensor]:
+    """Train one student per row of ``teacher_logits`` (S, N, C) with MFH eq. (1), all at once.
+
+    ``teacher_logits=None`` (with rho = 1) trains ``num_members`` students without KD. ``val`` and
+    ``test`` are (b, y) pairs. As in the authors' code the reported accuracy is the test accuracy at
+    the epoch of best validation accuracy (per member). Returns {"test_acc", "val_acc"} of shape (S,).
+    """
+    S = teacher_logits.shape[0] if teacher_logits is not None else num_members
+    students = Ensemble(make_student, S, seed=seed, device=device)
+    generator = torch.Generator().manual_seed(seed)
+    tensors = [train_b.to(device), train_y.to(device)]
+    shared = [True, True]
+    if teacher_logits is not None:
+        tensors.append(teacher_logits.to(device))
+        shared.append(False)
+
+    def loss_fn(ens, b_batch, y_batch, t_batch=None):
+        logits = ens(b_batch)
+        if t_batch is None:
+            return member_cross_entropy(logits, y_batch)
+        return vmap(lambda s, t, y: kd_loss(s, t, y, rho=rho, temperature=temperature))(logits, t_batch, y_batch)
+
+    best_val = torch.full((S,), -1.0)
+    test_at_best = torch.zeros(S)
+    val_b, val_y = val[0].to(device), val[1].to(device)
+    test_b, test_y = test[0].to(device), test[1].to(device)
+
+    def track(_epoch):
+        val_acc = member_accuracy(predict_ensemble(students, val_b, shared=True), val_y).cpu()
+        test_acc = member_accuracy(predict_ensemble(students, test_b, shared=True), test_y).cpu()
+        better = val_acc > best_val
+        best_val[better] = val_acc[better]
+        test_at_best[better] = test_acc[better]
+
+    train_ensemble(students, tensors, loss_fn, shared=shared, num_epochs=num_epochs, batch_size=batch_size,
+                   optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, generator=generator,
+                   desc=desc, on_epoch_end=track)
+    return {"test_acc": test_at_best, "val_acc": best_val}
+
+
+__all__ = ["JointPair", "distance", "joint_loss", "train_joint", "member_part", "permutation_distances",
+           "salience_from_distances", "permutation_salience", "nullify_keep_mask", "nullify", "precision_at_k",
+           "distill_students", "progress"]

@@ -1,0 +1,65 @@
+"""The committed executed notebooks (goldens) must match their sources and be fully executed.
+
+nbval re-runs the goldens; these checks catch what nbval cannot: a source edited without
+regenerating its golden, a golden saved with unexecuted cells or errors, a chapter whose results
+never reached the claims ledger.
+"""
+import json
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from mfh_lib import claims, stats
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted((ROOT / "chapters").glob("*.py"))
+GOLDENS = ROOT / "book" / "chapters"
+TOC = (ROOT / "book" / "_toc.yml").read_text()
+
+
+def code_cells(nb):
+    return [c.source.strip() for c in nb.cells
+            if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_golden_matches_source(source):
+    golden = GOLDENS / f"{source.stem}.ipynb"
+    assert golden.exists(), f"no golden for {source.name}: run `python scripts/run_chapters.py {source.stem}`"
+    expected = code_cells(jupytext.read(source))
+    actual = code_cells(nbformat.read(golden, as_version=4))
+    assert actual == expected, (
+        f"{golden.name} is stale: its code differs from {source.name}; "
+        f"regenerate it with `python scripts/run_chapters.py {source.stem}`")
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_golden_fully_executed(source):
+    nb = nbformat.read(GOLDENS / f"{source.stem}.ipynb", as_version=4)
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        assert cell.execution_count is not None, f"{source.stem}: code cell {index} was never executed"
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert not errors, f"{source.stem}: code cell {index} raised {errors[0].ename}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_chapter_in_toc(source):
+    assert f"chapters/{source.stem}" in TOC, f"{source.stem} is not listed in book/_toc.yml"
+
+
+@pytest.mark.parametrize("source", [s for s in SOURCES if not s.stem.endswith("claims_ledger")], ids=lambda p: p.stem)
+def test_chapter_results_reached_ledger(source):
+    path = claims.results_dir() / f"{source.stem}.json"
+    assert path.exists(), f"{source.stem} wrote no results to the claims ledger ({path})"
+    rows = json.loads(path.read_text())["claims"]
+    assert rows, f"{source.stem} recorded no claims"
+    paper = claims.paper_claims(source.stem)
+    for row in rows:
+        assert row["claim_id"] in paper
+        assert row["verdict"] in stats.VERDICTS
+        assert row["data_source"], f"{source.stem}:{row['claim_id']} does not say which data made it"
+        assert row["n_seeds"] >= 1
