@@ -57,8 +57,11 @@ def run_chapter(name: str, profile: str, timeout: int) -> float:
         unexecuted = Path(tmp) / f"{name}.ipynb"
         executed = Path(tmp) / f"{name}.out.ipynb"
         nbformat.write(notebook, unexecuted)
+        # Inject the profile only where the chapter declares it (the ledger has none).
+        declared = pm.inspect_notebook(str(unexecuted))
+        parameters = {"profile": profile} if "profile" in declared else {}
         pm.execute_notebook(
-            str(unexecuted), str(executed), parameters={"profile": profile}, kernel_name="python3",
+            str(unexecuted), str(executed), parameters=parameters, kernel_name="python3",
             cwd=str(GOLDENS), progress_bar=False, execution_timeout=timeout,
         )
         result = strip_volatile(nbformat.read(executed, as_version=4))
