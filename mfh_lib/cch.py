@@ -137,6 +137,35 @@ class LinearGaussianKD:
         return self.test_risk(w)
 
 
+def signal_model(d: int, teacher=(1.0, 0.0, 0.0), label=(1.0, 1.0, 1.0), teacher_scale: float = 1.0) -> LinearGaussianKD:
+    """A linear Gaussian KD model built from four independent N(0, 1) signals.
+
+    s: seen by the student (its first coordinate; the other d - 1 coordinates are pure noise),
+    v: a label signal the student cannot see, xi: label noise, eta: teacher-side noise.
+    label = (l_s, l_v, l_xi): y = l_s s + l_v v + l_xi xi;  teacher = (a, b, c): the teacher modality
+    x1 = a s + b v + c eta, and t = teacher_scale * E[y | x1] (calibrated when teacher_scale = 1).
+    """
+    if d < 1:
+        raise ConfigError(f"d must be >= 1, got {d}")
+    num_latents = 4 + d - 1  # s, v, xi, eta, student noise
+    student = torch.zeros(d, num_latents, dtype=DTYPE)
+    student[0, 0] = 1
+    student[1:, 4:] = torch.eye(d - 1, dtype=DTYPE)
+    label_row = torch.zeros(num_latents, dtype=DTYPE)
+    label_row[:3] = torch.as_tensor(label, dtype=DTYPE)
+    teacher_row = torch.zeros(num_latents, dtype=DTYPE)
+    teacher_row[[0, 1, 3]] = torch.as_tensor(teacher, dtype=DTYPE)
+    return LinearGaussianKD.from_linear_map(student, label_row, teacher_row, teacher_scale)
+
+
+def overlap_model(q: float, sigma: float, d: int, teacher_scale: float = 1.0) -> LinearGaussianKD:
+    """y = x1 + s + sigma xi with corr(x1, s) = q: teacher and student modalities overlap by q."""
+    if not -1 <= q <= 1:
+        raise ConfigError(f"q is a correlation and must lie in [-1, 1], got {q}")
+    rest = (1 - q * q) ** 0.5
+    return signal_model(d, teacher=(q, rest, 0.0), label=(1 + q, rest, sigma), teacher_scale=teacher_scale)
+
+
 def mvd_population_criteria(spec, delta: torch.Tensor, teacher_weight: torch.Tensor) -> dict[str, torch.Tensor]:
     """Exact criteria on the MFH eq. (27) data for linear teachers t = w_a'x^a (any batch of w_a).
 
@@ -167,10 +196,29 @@ def _standardise(x: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
 
 def fit_linear_probe(x: torch.Tensor, labels: torch.Tensor, num_classes: int, weight_decay: float = 1e-3,
                      num_steps: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
-    """Multinomial logistic regression on (..., N, D) features, every batch element at once (L-BFGS).
+    """Logistic regression on (..., N, D) features, every batch element at once.
 
-    Returns weight (..., D, K) and bias (..., K). A small L2 penalty keeps separable data finite.
+    Returns weight (..., D, K) and bias (..., K). Two classes: Newton's method (batched solves,
+    converges in a few steps); more classes: multinomial L-BFGS. A small L2 penalty keeps
+    separable data finite.
     """
+    if num_classes == 2:
+        design = torch.nn.functional.pad(x, (0, 1), value=1.0)
+        target = labels.to(x.dtype)
+        theta = x.new_zeros(*x.shape[:-2], design.shape[-1])
+        eye = torch.eye(design.shape[-1], dtype=x.dtype)
+        n = x.shape[-2]
+        for _ in range(min(num_steps, 25)):
+            prob = torch.sigmoid(design @ theta[..., None])[..., 0]
+            grad = (design * (prob - target)[..., None]).sum(-2) / n + 2 * weight_decay * theta
+            hess = design.transpose(-1, -2) @ (design * (prob * (1 - prob))[..., None]) / n + 2 * weight_decay * eye
+            step = torch.linalg.solve(hess, grad[..., None])[..., 0]
+            theta = theta - step
+            if float(step.abs().max()) < 1e-8:
+                break
+        weight = torch.stack([torch.zeros_like(theta[..., :-1]), theta[..., :-1]], dim=-1)
+        bias = torch.stack([torch.zeros_like(theta[..., -1]), theta[..., -1]], dim=-1)
+        return weight, bias
     weight = torch.zeros(*x.shape[:-2], x.shape[-1], num_classes, dtype=x.dtype, requires_grad=True)
     bias = torch.zeros(*x.shape[:-2], num_classes, dtype=x.dtype, requires_grad=True)
     optimizer = torch.optim.LBFGS([weight, bias], lr=1, max_iter=num_steps, line_search_fn="strong_wolfe")
@@ -205,79 +253,87 @@ def _scores(logits: torch.Tensor) -> torch.Tensor:
     return centred[..., :-1]
 
 
+def _ridge_predict(fit_x, fit_target, score_x, ridge: float) -> torch.Tensor:
+    """Ridge least squares (with intercept, standardised features) fitted on one fold, applied to another."""
+    design_fit = torch.nn.functional.pad(_standardise(fit_x, fit_x), (0, 1), value=1.0)
+    design_score = torch.nn.functional.pad(_standardise(score_x, fit_x), (0, 1), value=1.0)
+    gram = design_fit.transpose(-1, -2) @ design_fit
+    gram = gram + ridge * fit_x.shape[-2] * torch.eye(gram.shape[-1], dtype=DTYPE)
+    return design_score @ torch.linalg.solve(gram, design_fit.transpose(-1, -2) @ fit_target)
+
+
 def criteria_from_features(teacher_features, student_features, labels, num_classes: int | None = None,
                            teacher_is_logits: bool = True, estimator: str = "gaussian", ridge: float = 1e-3,
                            seed: int = 0) -> dict[str, torch.Tensor]:
     """CCH's MI gap and the MFH-side shared share, estimated from samples; batched over leading axes.
 
-    teacher_features: (..., N, Dt) teacher logits (``teacher_is_logits``) or features;
+    teacher_features: (..., N, Dt) teacher logits / predictions (``teacher_is_logits``) or features;
     student_features: (..., N, Ds) the student modality (or a student representation);
-    labels: (..., N) integer classes. Every fitted map is cross-fitted (two folds: fit on one half,
-    score the other), so no quantity is measured on the data that fitted it.
+    labels: (..., N) integer classes, or floats for a regression target. Every fitted map is
+    cross-fitted (two folds: fit on one half, score the other), so no quantity is measured on the
+    data that fitted it.
 
     * T = the teacher's score (its logit difference for 2 classes, centred logits otherwise; a
       linear probe on the labels first when the features are not logits).
-    * S = w*'x2: a linear probe of the labels on the student features (the no-KD optimum).
-    * i_teacher_student = I(T; S), i_student_label = I(S; Y), cch_gap = their difference.
+    * S = w*'x2: a linear probe of the labels on the student features (the no-KD optimum):
+      logistic regression for classes, ridge least squares for a regression target.
+    * i_teacher_student = I(T; S), i_student_label = I(S; Y), cch_gap = their difference,
+      i_teacher_label = I(T; Y).
     * mfh_shared = cross-fitted R^2 of T regressed linearly on the student features: the share of
       the teacher's label signal that the student modality can reproduce. On the MFH eq. (27) data
       with a Bayes teacher it is |delta_{J1 ∩ J2}|^2 / |delta_J1|^2, whose mean over delta is
       |J1 ∩ J2| / |J1| = gamma / (1 - beta): the modality-general share of what the teacher uses.
 
-    estimator: "gaussian" (log-det for I(T;S); latent-probit for I(S;Y), binary labels only, and
-    the k-NN Ross estimator for K > 2) or "ksg" (KSG for I(T;S), Ross for I(S;Y)).
+    estimator: "gaussian" (log-det for continuous pairs; latent-probit for a score vs a binary
+    label; the k-NN Ross estimator for K > 2 classes) or "ksg" (KSG for continuous pairs, Ross for
+    a score vs classes).
     """
     if estimator not in ("gaussian", "ksg"):
         raise ConfigError(f"estimator must be 'gaussian' or 'ksg', got {estimator!r}")
     xt = torch.as_tensor(teacher_features, dtype=DTYPE)
     xs = torch.as_tensor(student_features, dtype=DTYPE)
-    y = torch.as_tensor(labels).long()
+    y = torch.as_tensor(labels)
+    regression = y.is_floating_point()
+    y = y.to(DTYPE) if regression else y.long()
     if xt.shape[:-1] != y.shape or xs.shape[:-1] != y.shape:
         raise ConfigError(f"teacher {tuple(xt.shape)}, student {tuple(xs.shape)} and labels {tuple(y.shape)} "
                           "must share the leading (..., N) axes")
-    k = num_classes or int(y.max()) + 1
     n = y.shape[-1]
     folds = _two_folds(n, torch.Generator().manual_seed(seed))
+    k = None if regression else (num_classes or int(y.max()) + 1)
 
-    def cross_fit(features, fit_and_predict):
+    def cross_fit(features, fit_and_predict, target):
         out = None
         for fit_idx, score_idx in (folds, folds[::-1]):
-            pred = fit_and_predict(features[..., fit_idx, :], y[..., fit_idx], features[..., score_idx, :])
+            # target: labels (..., N) or a multi-column target (..., N, C)
+            fit_target = target[..., fit_idx, :] if target.ndim == features.ndim else target[..., fit_idx]
+            pred = fit_and_predict(features[..., fit_idx, :], fit_target, features[..., score_idx, :])
             if out is None:
                 out = pred.new_zeros(*pred.shape[:-2], n, pred.shape[-1])
             out[..., score_idx, :] = pred
         return out
 
     def probe(fit_x, fit_y, score_x):
+        if regression:
+            return _ridge_predict(fit_x, fit_y[..., None], score_x, ridge)
         weight, bias = fit_linear_probe(_standardise(fit_x, fit_x), fit_y, k)
         return _scores(_standardise(score_x, fit_x) @ weight + bias[..., None, :])
 
-    teacher = _scores(xt) if teacher_is_logits else cross_fit(xt, probe)
-    student = cross_fit(xs, probe)
-
-    # R^2 of the teacher score from the student features (cross-fitted ridge regression)
-    residual = torch.zeros_like(teacher)
-    for fit_idx, score_idx in (folds, folds[::-1]):
-        fx, sx = xs[..., fit_idx, :], xs[..., score_idx, :]
-        design_fit = torch.nn.functional.pad(_standardise(fx, fx), (0, 1), value=1.0)
-        design_score = torch.nn.functional.pad(_standardise(sx, fx), (0, 1), value=1.0)
-        gram = design_fit.transpose(-1, -2) @ design_fit
-        gram = gram + ridge * fit_idx.numel() * torch.eye(gram.shape[-1], dtype=DTYPE)
-        coef = torch.linalg.solve(gram, design_fit.transpose(-1, -2) @ teacher[..., fit_idx, :])
-        residual[..., score_idx, :] = teacher[..., score_idx, :] - design_score @ coef
+    teacher = _scores(xt) if teacher_is_logits else cross_fit(xt, probe, y)
+    student = cross_fit(xs, probe, y)
+    # R^2 of the teacher score predicted from the student features (cross-fitted ridge)
+    shared_part = cross_fit(xs, lambda fx, ft, sx: _ridge_predict(fx, ft, sx, ridge), teacher)
     total = (teacher - teacher.mean(-2, keepdim=True)).pow(2).sum((-2, -1))
-    mfh_shared = (1 - residual.pow(2).sum((-2, -1)) / total).clamp(0, 1)
+    mfh_shared = (1 - (teacher - shared_part).pow(2).sum((-2, -1)) / total).clamp(0, 1)
 
-    if estimator == "ksg":
-        i_ts = mi.ksg_mi(teacher, student)
-        i_sy = mi.ksg_mi_discrete(student, y)
-        i_ty = mi.ksg_mi_discrete(teacher, y)
-    else:
-        i_ts = mi.gaussian_mi_estimate(teacher, student)
-        if k == 2:
-            i_sy = mi.latent_probit_mi_estimate(student[..., 0], y)
-            i_ty = mi.latent_probit_mi_estimate(teacher[..., 0], y)
-        else:
-            i_sy, i_ty = mi.ksg_mi_discrete(student, y), mi.ksg_mi_discrete(teacher, y)
+    def mi_with_label(score):
+        if regression:
+            return (mi.ksg_mi if estimator == "ksg" else mi.gaussian_mi_estimate)(score, y[..., None])
+        if estimator == "gaussian" and k == 2:
+            return mi.latent_probit_mi_estimate(score[..., 0], y)
+        return mi.ksg_mi_discrete(score, y)
+
+    i_ts = (mi.ksg_mi if estimator == "ksg" else mi.gaussian_mi_estimate)(teacher, student)
+    i_sy, i_ty = mi_with_label(student), mi_with_label(teacher)
     return {"i_teacher_student": i_ts, "i_student_label": i_sy, "cch_gap": i_ts - i_sy,
             "i_teacher_label": i_ty, "mfh_shared": mfh_shared}

@@ -1,7 +1,6 @@
 """Mutual-information closed forms and estimators against Gaussian ground truth (nats)."""
 import math
 
-import numpy as np
 import pytest
 import torch
 from scipy import integrate, stats as sps
