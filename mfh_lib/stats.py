@@ -105,3 +105,17 @@ def verdict_for_difference(differences, direction: int = +1) -> tuple[str, Summa
     """Verdict for a paired per-seed difference (e.g. KD acc - no-KD acc) claimed to be >0 (or <0)."""
     s = summarize(differences)
     return verdict_from_interval(s.ci_low, s.ci_high, direction, s.mean), s
+
+
+def verdict_for_value(values, paper_value: float, tolerance: float) -> tuple[str, Summary]:
+    """Verdict for matching a paper's number (same data and setting).
+
+    reproduced: |mean - paper| <= tolerance; partly: the paper's value lies within the 95% CI
+    widened by the tolerance; not reproduced otherwise.
+    """
+    s = summarize(values)
+    if abs(s.mean - paper_value) <= tolerance:
+        return REPRODUCED, s
+    if s.ci_low - tolerance <= paper_value <= s.ci_high + tolerance:
+        return PARTLY, s
+    return NOT_REPRODUCED, s

@@ -162,13 +162,13 @@ class StandInWorld:
 def make_standin(*, seed: int = 0, genres=PAPER_GENRES, num_train: int = 15552, num_val: int = 2608,
                  num_test: int = 7799, text_features: int = 300, image_features: int = 512,
                  dim_general: int = 8, dim_text: int = 8, dim_image: int = 8,
-                 shares=(0.35, 0.45, 0.20), text_noise: float = 1.0, image_noise: float = 2.0,
+                 shares=(0.40, 0.35, 0.25), text_noise: float = 1.0, image_noise: float = 1.5,
                  label_noise: float = 0.25, prevalence=(0.54, 0.33)) -> MultimodalDataset:
     """Synthetic stand-in for MM-IMDB with planted modality-general and modality-specific evidence.
 
     Ground truth (``dataset.ground_truth``): each genre's score splits its variance into planted
-    ``shares`` = (general, text-only, image-only) factor groups (default 35/45/20 %). The text sees
-    general + text factors (80 % of the score variance), the image general + image factors (55 %)
+    ``shares`` = (general, text-only, image-only) factor groups (default 40/35/25 %). The text sees
+    general + text factors (75 % of the score variance), the image general + image factors (65 %)
     through noisier, rectified features, so text is the dominant modality as on MM-IMDB
     (MSD, Fig. 3). ``prevalence`` is each genre's positive rate (defaults: MM-IMDB's drama 54 % and
     comedy 33 %, cycled for more genres). Split sizes default to the official ones.

@@ -1,0 +1,492 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # MM-IMDB: a modality-specific multimodal teacher (MFH App. B.3, Tab. 7)
+#
+# **The claim.** On MM-IMDB movie-genre classification (drama and comedy, multi-label), MFH
+# {cite}`xue2023mfh` distils into a *text* student from three teachers of similar F1:
+#
+# - **UM-KD**: a unimodal teacher;
+# - **Modality-specific-KD**: a multimodal (text + image) network trained, following
+#   {cite}`xue2021multimodal`, on the *pseudo-labels of a unimodal image network*, so it leans on the
+#   image and is more modality-specific (smaller $\gamma$);
+# - **Regular-KD**: the same multimodal network trained on the labels (larger $\gamma$).
+#
+# Tab. 7 reports that the Regular-KD student is best (micro / macro F1 65.09 / 63.31 against
+# 61.77 / 57.26 and 61.04 / 56.44) although the teachers' F1 are within one point: per the
+# modality focusing hypothesis, what a teacher transfers is its *modality-general* decisive
+# knowledge, not its accuracy.
+#
+# **Which modality is the UM-KD teacher?** Tab. 7 lists its modality as T (text), but the text of
+# App. B.3 says "the unimodal teacher comes from the image modality and the modality-specific
+# multimodal teacher is *also* biased towards the image modality", and that the first half of the
+# training data trains "the unimodal teacher", while the pseudo-labels come from "an unimodal image
+# network". A text teacher for a text student would not be crossmodal KD and, by MFH's own
+# argument, would carry only student-visible knowledge, so it could not serve as the low-$\gamma$
+# example the paragraph describes. We therefore read the table's "T" as a typo: **the UM-KD teacher
+# is the unimodal image network**, the same network whose pseudo-labels train the
+# modality-specific teacher. The table's literal reading (a text teacher) is run as an extra row,
+# "UM-KD (text teacher)", so the reader can see what it would change.
+
+# %% tags=["parameters"]
+profile = "quick"
+seeds = None  # None: the profile's number of seeds
+device = "auto"
+data_dir = None  # None: $MFH_DATA_DIR if set (needs mmimdb/multimodal_imdb.hdf5), else the stand-in
+genres = ["Drama", "Comedy"]  # MFH keeps two of MM-IMDB's 23 genres (mfh_lib.data.mmimdb.GENRES)
+
+# %%
+from functools import partial
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from IPython.display import display
+
+from mfh_lib import cache, claims, config, losses, models, plotting, stats, training
+from mfh_lib.data import mmimdb
+
+config.set_threads(2)
+cfg = config.load_profile("06_mmimdb", profile, seeds=seeds)
+device = config.pick_device(device)
+data_dir = config.resolve_data_dir(data_dir)
+config.seed_everything(0)
+plotting.use_book_style()
+num_seeds = cfg["seeds"]
+data = mmimdb.load_mmimdb(data_dir, seed=0, genres=genres, standin=cfg["standin"]).to(device)
+is_standin = "world" in data.ground_truth
+results = cache.ResultsCache("06_mmimdb")
+print(data.source)
+print(f"train / val / test: {len(data.train)} / {len(data.val)} / {len(data.test)};"
+      f" image features {data.train.a.shape[1]}, text features {data.train.b.shape[1]}; seeds: {num_seeds}")
+
+# %% [markdown]
+# ## Data
+#
+# The real experiment uses the `multimodal_imdb.hdf5` features of Arevalo et al.
+# {cite}`arevalo2017gated` as MultiBench {cite}`liang2021multibench` distributes them: the mean
+# word2vec embedding of the plot (300-d, the student's modality) and VGG-16 features of the poster
+# (4096-d), with the official split (15,552 / 2,608 / 7,799 rows).
+# `mfh_lib.data.mmimdb.load_mmimdb` reads it from `$MFH_DATA_DIR/mmimdb/`. MM-IMDB cannot be
+# obtained on this machine, so unless that file is present the chapter runs on an **offline
+# stand-in** with the same interface and a known ground truth:
+#
+# - three groups of latent factors, each N(0, I): **general** (rendered into both modalities),
+#   **text-only** and **image-only**;
+# - each genre's score splits its variance 40 / 35 / 25 % between the general, text-only and
+#   image-only groups, and a genre is present when its score plus logistic label noise exceeds a
+#   threshold set for MM-IMDB's prevalence (drama 54 %, comedy 33 %);
+# - text features are a dense random projection of (general, text-only) factors plus noise
+#   (word2vec-like); image features are a rectified projection of (general, image-only) factors
+#   with more noise (VGG-like, non-negative). Text therefore sees 75 % of the genre evidence and the
+#   image 65 %, through noisier features: text is the dominant modality, as on MM-IMDB (MSD Fig. 3).
+#
+# Because the factors are known, the stand-in can answer what the real data cannot: how much of
+# each teacher's decision rests on evidence the text student can also see.
+
+# %%
+label_rates = pd.DataFrame(
+    {split: getattr(data, split).y.double().mean(0).cpu().numpy() * 100 for split in ("train", "val", "test")},
+    index=list(genres),
+).round(1)
+label_rates.index.name = "positive rate (%)"
+display(label_rates)
+
+# %% [markdown]
+# ## Setup
+#
+# Following App. B.3: the training split is randomly halved; the first half trains the teachers,
+# the second half trains the text student with $\rho = 0$ (distillation only, no labels). Each seed
+# draws its own halving, initialisation and batch order, and all seeds train at once as one
+# vectorised ensemble (`mfh_lib.training.Ensemble`).
+#
+# - **Networks** (MultiBench): unimodal = MLP encoder + MLP head;
+#   multimodal = late fusion of a text and an image MLP encoder with an MLP head. Both multimodal
+#   teachers have identical architecture. The quick profile shrinks the widths (see the config).
+# - **Training**: AdamW, weight decay 0.01, batch 128, binary cross-entropy per genre; predictions
+#   threshold the sigmoid at 0.5; micro and macro F1 as in Arevalo et al.
+# - **Modality-specific teacher** {cite}`xue2021multimodal`: the image network (early-stopped on
+#   validation macro F1) labels the teachers' half; its hard pseudo-labels (sigmoid > 0.5) replace
+#   the genre labels when training the multimodal network.
+# - **Teachers of similar F1**: the paper picks teachers "that have similar performance on test
+#   data". We record every teacher after every epoch and, per seed, take each teacher at the epoch
+#   whose validation micro F1 is closest to the weakest teacher's best, so the
+#   teachers are matched on validation data and reported on test data.
+# - **Multi-label KD**: each genre is an independent sigmoid, so the KD term is the per-genre binary
+#   KL divergence $\mathrm{KL}(\mathrm{Ber}(\sigma(t/T))\,\|\,\mathrm{Ber}(\sigma(s/T)))$ averaged
+#   over genres and samples (`mfh_lib.losses.multilabel_kd_divergence`, $T = 1$).
+# - **Students** are early-stopped on validation macro F1 (MultiBench's rule); a text network
+#   trained on the labels of the same half ("No-KD") is shown for reference.
+
+# %%
+num_genres = data.num_classes
+member = torch.arange(num_seeds, device=device)[:, None]
+teacher_half, student_half = (h.to(device) for h in mmimdb.random_halves(len(data.train), num_seeds, seed=0))
+
+
+def make_network(kind):
+    image_dim, text_dim = data.train.a.shape[1], data.train.b.shape[1]
+    if kind == "fusion":
+        return lambda: models.LateFusion(image_dim, text_dim, cfg["hidden_image"], cfg["hidden_text"],
+                                         cfg["embed_dim"], cfg["embed_dim"], num_genres)
+    in_features, hidden = (image_dim, cfg["hidden_image"]) if kind == "image" else (text_dim, cfg["hidden_text"])
+    return lambda: models.multibench_unimodal(in_features, hidden, cfg["embed_dim"], num_genres)
+
+
+def network_inputs(kind, image, text):
+    return {"image": (image,), "text": (text,), "fusion": (image, text)}[kind]
+
+
+def fit(kind, rows, targets, loss, num_epochs, seed, teacher=False):
+    """Train one ensemble of ``kind`` on the training rows ``rows`` (S, n); record logits after every epoch.
+
+    ``targets``: (N, K) labels shared by all members or (S, N, K) per-member targets;
+    ``loss``: "bce" (labels or pseudo-labels) or "kd" (targets are teacher logits).
+    A ``teacher`` also records its logits on each member's two training halves and, on the
+    stand-in, on validation inputs with one planted factor group shuffled.
+    """
+    ensemble = training.Ensemble(make_network(kind), num_seeds, seed=seed, device=device)
+    shared_sets = {"val": data.val, "test": data.test}
+    member_sets = {"teacher_half": teacher_half, "student_half": student_half} if teacher else {}
+    shuffled = mmimdb.permuted_factor_inputs(data, "val", seed=seed) if is_standin and teacher else {}
+
+    def loss_fn(ens, idx):
+        logits = ens(*network_inputs(kind, data.train.a[idx], data.train.b[idx]))
+        target = targets[idx] if targets.dim() == 2 else targets[member, idx]
+        if loss == "bce":
+            return F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean((1, 2))
+        # MFH eq. (1) with sigmoid labels: rho * BCE(labels) + (1 - rho) * per-genre binary KL (rho = 0 here).
+        kd = torch.vmap(partial(losses.multilabel_kd_divergence, temperature=cfg["temperature"]))(logits, target)
+        labels = data.train.y[idx]
+        return cfg["rho"] * F.binary_cross_entropy_with_logits(logits, labels, reduction="none").mean((1, 2)) + (1 - cfg["rho"]) * kd
+
+    def predict(image, text, shared=True):
+        return training.predict_ensemble(ensemble, *network_inputs(kind, image, text), shared=shared).cpu()
+
+    def record():
+        logits = {name: predict(split.a, split.b) for name, split in shared_sets.items()}
+        logits |= {name: predict(data.train.a[idx], data.train.b[idx], shared=False) for name, idx in member_sets.items()}
+        logits |= {f"val_{group}_shuffled": predict(image, text) for group, (image, text) in shuffled.items()}
+        return logits
+
+    return training.train_recording(
+        ensemble, [rows], loss_fn, record, num_epochs=num_epochs, batch_size=cfg["batch_size"], optimizer="adamw",
+        lr=cfg["lr"], weight_decay=cfg["weight_decay"], generator=torch.Generator().manual_seed(seed), desc=kind)
+
+
+def on_training_rows(half_logits, half):
+    """(S, N, K) tensor holding each member's logits at its own rows ``half`` (zeros elsewhere)."""
+    full = torch.zeros(num_seeds, len(data.train), num_genres, device=device)
+    full[member, half] = half_logits.to(device)
+    return full
+
+
+def f1_curves(history, split):
+    """(micro, macro) F1, each (epochs, seeds), of recorded logits on ``split``."""
+    return training.member_f1(history[split], getattr(data, split).y.cpu())
+
+
+def at_epochs(history, epochs):
+    """Each member's recorded tensors at its own epoch: {name: (S, ...)}."""
+    return {name: value[epochs, torch.arange(num_seeds)] for name, value in history.items()}
+
+
+def early_stopped(history):
+    return at_epochs(history, f1_curves(history, "val")[1].argmax(0))
+
+
+# %% [markdown]
+# ## Teachers
+#
+# The image network is trained first, because its pseudo-labels are the modality-specific
+# teacher's targets. Every unit of work is cached, so an interrupted run resumes.
+
+# %%
+run_key = {"profile": cfg, "source": data.source, "genres": list(genres), "device": device.type}
+
+
+def train_teachers():
+    labels = data.train.y
+    image = fit("image", teacher_half, labels, "bce", cfg["teacher_epochs"], seed=100, teacher=True)
+    pseudo_labels = on_training_rows((early_stopped(image)["teacher_half"] > 0).float(), teacher_half)
+    agreement = (pseudo_labels[member, teacher_half] == labels[teacher_half]).float().mean((1, 2)).cpu() * 100
+    return {
+        "UM-KD": image,
+        "UM-KD (text teacher)": fit("text", teacher_half, labels, "bce", cfg["teacher_epochs"], seed=200, teacher=True),
+        "Modality-specific-KD": fit("fusion", teacher_half, pseudo_labels, "bce", cfg["teacher_epochs"], seed=300, teacher=True),
+        "Regular-KD": fit("fusion", teacher_half, labels, "bce", cfg["teacher_epochs"], seed=300, teacher=True),
+        "pseudo-label agreement": agreement,
+    }
+
+
+teacher_runs = results.get_or_compute({"unit": "teachers", **run_key}, train_teachers)
+pseudo_agreement = teacher_runs.pop("pseudo-label agreement")
+print("image-network pseudo-labels agree with the true labels on", stats.mean_std(pseudo_agreement, 1),
+      "% of the teachers' (genre, movie) pairs")
+
+# %% [markdown]
+# Matching: per seed, the target is the weakest teacher's best validation F1; every teacher is
+# taken at the epoch closest to it.
+
+# %%
+def val_score(history):
+    return f1_curves(history, "val")[0]  # micro F1, (epochs, seeds)
+
+
+target = torch.stack([val_score(h).max(0).values for h in teacher_runs.values()]).min(0).values
+teacher_epochs = {name: (val_score(h) - target).abs().argmin(0) for name, h in teacher_runs.items()}
+teachers = {name: at_epochs(h, teacher_epochs[name]) for name, h in teacher_runs.items()}
+test_y = data.test.y.cpu()
+teacher_f1 = {name: training.member_f1(t["test"], test_y) for name, t in teachers.items()}
+
+
+def f1_row(micro, macro):
+    return {"micro F1": stats.mean_std(micro), "macro F1": stats.mean_std(macro)}
+
+
+teacher_table = pd.DataFrame({
+    name: {"modality": "I" if name == "UM-KD" else "T" if "text" in name else "T+I",
+           "epoch (mean)": f"{teacher_epochs[name].float().mean() + 1:.1f}", **f1_row(*teacher_f1[name])}
+    for name in teacher_runs
+}).T
+teacher_table.index.name = f"teacher, test F1 (%), {num_seeds} seeds"
+display(teacher_table)
+
+# %% [markdown]
+# ### How modality-general is each teacher? (stand-in ground truth)
+#
+# MFH's $\gamma$ is the share of a teacher's decisive knowledge that the student's modality also
+# carries. On the stand-in we can measure it directly: shuffle one planted factor group across the
+# validation movies, re-render both modalities, and record how much the teacher's predicted genre
+# probabilities move (mean absolute change). A group's *reliance share* is its change over the sum
+# of the three. The text student can see the general and text-only factors, so
+# $\hat\gamma$ = share(general) + share(text-only); the image-only share is knowledge a text student
+# cannot reproduce. This is the ground-truth counterpart of the permutation ranking of MFH's
+# Algorithm 1.
+
+# %%
+def reliance_shares(teacher):
+    """(S, 3) shares of the teacher's validation-probability change when each factor group is shuffled."""
+    base = torch.sigmoid(teacher["val"])
+    change = torch.stack([(torch.sigmoid(teacher[f"val_{g}_shuffled"]) - base).abs().mean((1, 2))
+                          for g in mmimdb.FACTOR_GROUPS], 1)
+    return change / change.sum(1, keepdim=True)
+
+
+gamma_hat = {}
+if is_standin:
+    shares = {name: reliance_shares(t) for name, t in teachers.items()}
+    gamma_hat = {name: s[:, 0] + s[:, 1] for name, s in shares.items()}
+    planted = data.ground_truth["shares"]
+    reliance_table = pd.DataFrame({
+        name: {**{f"{g} share": stats.mean_std(s[:, i], 3) for i, g in enumerate(mmimdb.FACTOR_GROUPS)},
+               "γ̂ = general + text": stats.mean_std(gamma_hat[name], 3)}
+        for name, s in shares.items()
+    }).T
+    reliance_table.loc["planted in the labels"] = [f"{planted[g]:.3f}" for g in mmimdb.FACTOR_GROUPS] + [
+        f"{planted['general'] + planted['text']:.3f}"]
+    reliance_table.index.name = "teacher reliance on planted factors (stand-in)"
+    display(reliance_table)
+else:
+    print("real data: no planted factors, so the teachers' gamma cannot be measured directly")
+
+# %% [markdown]
+# ## Students
+
+# %%
+def train_students(teachers, with_no_kd=True):
+    runs = {"No-KD (labels)": fit("text", student_half, data.train.y, "bce", cfg["student_epochs"], seed=1000)} if with_no_kd else {}
+    for name, teacher in teachers.items():
+        # Every student starts from the same initialisation (seed 1000): differences are the teachers'.
+        runs[name] = fit("text", student_half, on_training_rows(teacher["student_half"], student_half), "kd",
+                         cfg["student_epochs"], seed=1000)
+    return {name: early_stopped(h)["test"] for name, h in runs.items()}
+
+
+student_logits = results.get_or_compute({"unit": "students", **run_key}, lambda: train_students(teachers))
+student_f1 = {name: training.member_f1(logits, test_y) for name, logits in student_logits.items()}
+rows = {}
+for name, (micro, macro) in student_f1.items():
+    teacher_part = f1_row(*teacher_f1[name]) if name in teacher_f1 else {"micro F1": "—", "macro F1": "—"}
+    rows[name] = {("teacher", k): v for k, v in teacher_part.items()} | {("student (text)", k): v for k, v in f1_row(micro, macro).items()}
+tab7 = pd.DataFrame(rows).T
+tab7.index.name = f"{'stand-in' if is_standin else 'MM-IMDB'}, test F1 (%), mean ± std over {num_seeds} seeds"
+display(tab7)
+
+# %% [markdown]
+# The paper's Tab. 7 for comparison (typed once in `mfh_lib/paper_numbers/06_mmimdb.json`):
+
+# %%
+paper = claims.paper_claims("06_mmimdb")
+paper_tab7 = pd.DataFrame({
+    name: {("teacher", "micro F1"): paper[f"{key}_teacher_micro"]["paper_value"],
+           ("teacher", "macro F1"): paper[f"{key}_teacher_macro"]["paper_value"],
+           ("student (text)", "micro F1"): paper[f"{key}_student_micro"]["paper_value"],
+           ("student (text)", "macro F1"): paper[f"{key}_student_macro"]["paper_value"]}
+    for name, key in (("UM-KD", "um"), ("Modality-specific-KD", "ms"), ("Regular-KD", "reg"))
+}).T
+paper_tab7.index.name = "MFH Tab. 7 (MM-IMDB, one run)"
+display(paper_tab7)
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
+order = ["No-KD (labels)", "UM-KD", "Modality-specific-KD", "Regular-KD", "UM-KD (text teacher)"]
+for ax, metric, index in ((axes[0], "micro F1", 0), (axes[1], "macro F1", 1)):
+    for x, name in enumerate(order):
+        values = student_f1[name][index].numpy()
+        ax.scatter(np.full(values.size, x), values, color="0.6", s=14, zorder=2)
+        ax.errorbar(x, values.mean(), yerr=values.std(ddof=1), fmt="o", color=f"C{x}", capsize=4, zorder=3)
+    ax.set_xticks(range(len(order)), [n.replace(" (", "\n(") for n in order], rotation=20, fontsize=8)
+    ax.set_title(f"text student, test {metric}")
+axes[0].set_ylabel("F1 (%)")
+plotting.finish(fig, f"Students of F1-matched teachers ({'stand-in' if is_standin else 'MM-IMDB'}; dots = seeds)")
+
+# %% [markdown]
+# ### Control: teachers at their best epoch instead of F1-matched
+#
+# Matching holds the multimodal teachers back. As a control, every teacher is instead taken at its
+# best validation epoch (macro F1, as for the students) and the students are distilled again. The
+# teachers' F1 now differ, so this control cannot isolate $\gamma$; it shows how much of the
+# picture above comes from stopping the teachers early.
+
+# %%
+best_teachers = {name: early_stopped(h) for name, h in teacher_runs.items()}
+best_student_logits = results.get_or_compute({"unit": "students (best-epoch teachers)", **run_key},
+                                             lambda: train_students(best_teachers, with_no_kd=False))
+control_rows = {}
+for name, teacher in best_teachers.items():
+    t_micro, t_macro = training.member_f1(teacher["test"], test_y)
+    s_micro, s_macro = training.member_f1(best_student_logits[name], test_y)
+    control_rows[name] = {("teacher", "micro F1"): stats.mean_std(t_micro), ("teacher", "macro F1"): stats.mean_std(t_macro),
+                          ("student (text)", "micro F1"): stats.mean_std(s_micro), ("student (text)", "macro F1"): stats.mean_std(s_macro)}
+    if is_standin:
+        share = reliance_shares(teacher)
+        control_rows[name][("teacher", "γ̂")] = stats.mean_std(share[:, 0] + share[:, 1], 3)
+control = pd.DataFrame(control_rows).T
+control.index.name = f"best-epoch teachers ({'stand-in' if is_standin else 'MM-IMDB'}), test F1 (%), {num_seeds} seeds"
+display(control)
+
+# %% [markdown]
+# ## Verdicts
+#
+# Each claim is judged on per-seed paired differences (the same seed shares the data halving and
+# the student's initialisation across teachers), with 95% t intervals.
+#
+# - *Teachers have similar F1*: the largest pairwise gap in test micro F1 among the three teachers;
+#   reproduced when the interval's upper end is below a margin (the config's `match_margin`, in F1
+#   points), partly when only the mean is.
+# - *Regular-KD student beats the Modality-specific-KD and the UM-KD students*: reproduced when the
+#   interval of the paired difference lies above zero.
+
+# %%
+ledger = claims.Ledger("06_mmimdb", profile, data_source=data.source)
+main_teachers = ["UM-KD", "Modality-specific-KD", "Regular-KD"]
+teacher_micro = torch.stack([teacher_f1[name][0] for name in main_teachers])  # (3, S)
+gap = (teacher_micro.max(0).values - teacher_micro.min(0).values).numpy()
+gap_summary = stats.summarize(gap)
+margin = cfg["match_margin"]
+gap_verdict = (stats.REPRODUCED if gap_summary.ci_high < margin
+               else stats.PARTLY if gap_summary.mean < margin else stats.NOT_REPRODUCED)
+ledger.record("teachers_similar_f1", gap, gap_verdict,
+              f"largest teacher micro-F1 gap {gap_summary.mean:.2f} (95% CI up to {gap_summary.ci_high:.2f}) vs margin {margin}")
+
+for other, key in (("Modality-specific-KD", "ms"), ("UM-KD", "um")):
+    for index, metric in ((0, "micro"), (1, "macro")):
+        difference = (student_f1["Regular-KD"][index] - student_f1[other][index]).numpy()
+        verdict, s = stats.verdict_for_difference(difference, +1)
+        ledger.record(f"reg_minus_{key}_student_{metric}", difference, verdict,
+                      f"paired difference {s.mean:.2f}, 95% CI [{s.ci_low:.2f}, {s.ci_high:.2f}]")
+
+if is_standin:
+    difference = (gamma_hat["Regular-KD"] - gamma_hat["Modality-specific-KD"]).numpy()
+    verdict, s = stats.verdict_for_difference(difference, +1)
+    ledger.record("reg_gamma_gt_ms_gamma", difference, verdict,
+                  f"stand-in ground truth: gamma-hat difference {s.mean:.3f}, 95% CI [{s.ci_low:.3f}, {s.ci_high:.3f}]")
+else:
+    ledger.record("reg_gamma_gt_ms_gamma", [float("nan")], stats.NOT_TESTABLE, "real data has no planted factors")
+ledger.save()
+verdicts = ledger.table()[["setting", "paper", "ours (mean ± std)", "95% CI", "verdict"]]
+display(verdicts)
+
+# %% [markdown]
+# ## Discussion
+#
+# The numbers the discussion refers to, computed from the runs above:
+
+# %%
+def mean_of(values):
+    return f"{float(torch.as_tensor(values).mean()):.1f}"
+
+
+print(f"data: {data.source}")
+if is_standin:
+    print("teacher gamma-hat (share of the decision on text-visible evidence): "
+          + ", ".join(f"{name} {float(gamma_hat[name].mean()):.2f}" for name in teacher_runs))
+print("mean teacher epoch after matching: "
+      + ", ".join(f"{name} {teacher_epochs[name].float().mean() + 1:.1f}" for name in teacher_runs))
+print("student micro / macro F1 (%): "
+      + "; ".join(f"{name} {mean_of(m)} / {mean_of(M)}" for name, (m, M) in student_f1.items()))
+print(f"text student minus its teacher, micro F1: Regular-KD "
+      f"{mean_of(student_f1['Regular-KD'][0] - teacher_f1['Regular-KD'][0])}, UM-KD (text teacher) "
+      f"{mean_of(student_f1['UM-KD (text teacher)'][0] - teacher_f1['UM-KD (text teacher)'][0])}")
+
+# %% [markdown]
+# **What the stand-in shows.** The mechanism App. B.3 relies on is there and measurable: trained
+# on an image network's pseudo-labels, the multimodal teacher leans on image-only evidence that the
+# labels do not reward as much, so its $\hat\gamma$ (the share of its decision that a text student can
+# see) falls between the regular multimodal teacher's and the image teacher's. Distillation then
+# tracks $\hat\gamma$ rather than teacher F1: with teachers of roughly equal F1, the student's micro
+# F1 is ordered like the teachers' $\hat\gamma$, and a teacher whose knowledge is all text-visible
+# ($\hat\gamma = 1$, the "UM-KD (text teacher)" row) passes almost all of its F1 to the student.
+# Whether the differences clear the seed noise is what the verdict table says; macro F1 over two
+# genres is dominated by the minority genre (comedy) and by how the student's sigmoid is
+# calibrated around 0.5, so its paired differences are much noisier than micro F1's.
+#
+# **Resolution of "UM-KD".** We took the UM-KD teacher to be the unimodal *image* network (App.
+# B.3's text) rather than a text network (the table's "T"). The extra row supports this reading: a
+# text teacher transfers its knowledge almost losslessly to a text student, so with a text teacher
+# UM-KD would be the best row of Tab. 7, not the worst.
+#
+# **Matching teachers costs teacher quality.** A multimodal network sees everything the image
+# network sees, so matching its F1 to the image teacher's means stopping it after very few epochs;
+# the matched regular teacher is an immature network. Epoch granularity also limits how close the
+# match can be, which is what the "teachers have similar F1" verdict measures. On macro F1 the
+# matched regular teacher is even the weakest of the three: after about two epochs its predictions
+# for the minority genre are not yet calibrated, and its student inherits that, which is why the
+# macro-F1 comparisons go the other way from the paper's. The paper reports one run per teacher,
+# its three teachers within 1 F1 point; they (61-62 F1) must have been held back in a similar way,
+# since its best student beats its teacher (65.09 against 61.01).
+#
+# The best-epoch control separates the two effects: trained to its best epoch, the regular
+# multimodal teacher is both stronger and better calibrated, and its student reaches about the
+# level of a text network trained on labels on micro and macro F1 alike, while the image-leaning
+# teachers' students stay far below. There the ranking mixes teacher quality with $\gamma$, the
+# confound the paper's F1 matching removes at the price of immature teachers.
+#
+# **No-KD reference.** Tab. 7 has no student trained on labels. Here, with $\rho = 0$ and
+# F1-matched teachers, every crossmodal student stays below a text network trained on the same
+# half's labels: App. B.3 compares teachers with one another, and nothing in it shows that
+# crossmodal KD helps on MM-IMDB in absolute terms.
+#
+# **Deviations from the paper.** The stand-in replaces MM-IMDB (not obtainable here; the loader
+# reads the real `multimodal_imdb.hdf5` when it is present, and every table names the data that
+# made it). The quick profile narrows MultiBench's networks (64 units instead of 512 / 1024), uses a
+# larger learning rate (5e-4 instead of 1e-4) and fewer epochs; the full profile restores the
+# paper's sizes. Teachers are matched on validation F1 rather than on test F1, the pseudo-labels
+# are hard (the paper does not say), each seed draws its own 50:50 split, and results are means over
+# seeds instead of one run.
+
+# %%
+display(ledger.table())
