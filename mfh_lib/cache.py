@@ -43,6 +43,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared and committed
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

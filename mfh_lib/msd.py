@@ -48,7 +48,7 @@ from . import losses
 from .cache import progress
 from .config import ConfigError, check_unit_interval
 from .data import MultimodalDataset, MultimodalSplit
-from .training import Ensemble
+from .training import Ensemble, train_ensemble
 
 VIEWS = ("multimodal", "a only", "b only")
 WEIGHTINGS = ("none", "kd", "population", "importance", "correctness", "meta")
@@ -232,7 +232,8 @@ def make_modality_dropout_loss(p_drop: float, multilabel: bool, generator: torch
     """A ``train_ensemble`` loss for the teacher: each sample loses modality a with probability
     p_drop, else modality b with probability p_drop (never both). Trained this way the teacher's
     unimodal predictions t(x^a), t(x^b) are informative rather than out-of-distribution guesses."""
-    check_unit_interval("p_drop", 2 * p_drop)
+    if not 0.0 <= p_drop <= 0.5:
+        raise ConfigError(f"modality dropout p_drop must lie in [0, 0.5] (each modality is dropped with p_drop), got {p_drop}")
 
     def loss_fn(ensemble, a, b, y):
         u = torch.rand(a.shape[:2], generator=generator).to(a.device)
@@ -503,16 +504,16 @@ def train_students(make_student: Callable[[], nn.Module], data: TrainingData, re
 
 
 @torch.no_grad()
-def view_logits(ensemble: Ensemble, split: MultimodalSplit, batch_size: int = 2048) -> torch.Tensor:
-    """Member-wise logits of the three views, (M, V, N, K), in eval mode."""
+def view_logits(ensemble: Ensemble, split: MultimodalSplit, views: bool = True, batch_size: int = 2048) -> torch.Tensor:
+    """Member-wise logits in eval mode: (M, V, N, K) for the three views, or (M, N, K) multimodal only."""
     ensemble.eval()
     m = ensemble.num_members
     chunks = []
     for start in range(0, len(split), batch_size):
-        a = split.a[start:start + batch_size].expand(m, *split.a[start:start + batch_size].shape)
-        b = split.b[start:start + batch_size].expand(m, *split.b[start:start + batch_size].shape)
-        chunks.append(member_forward(ensemble, a, b, views=True)[0])
-    return torch.cat(chunks, dim=2)
+        a, b = split.a[start:start + batch_size], split.b[start:start + batch_size]
+        chunks.append(member_forward(ensemble, a.expand(m, *a.shape), b.expand(m, *b.shape), views=views)[0])
+    logits = torch.cat(chunks, dim=2)
+    return logits if views else logits[:, 0]
 
 
 def f1_scores(predicted: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -563,3 +564,76 @@ def consistency_ratio(student_logits: torch.Tensor, teacher_logits: torch.Tensor
 def kl_to_teacher(student_view_logits: torch.Tensor, teacher_view_logits: torch.Tensor, multilabel: bool) -> torch.Tensor:
     """Fig. 7: mean KL(teacher || student) at temperature 1 per view; (M, V, N, K), (V, N, K) -> (M, V)."""
     return divergence(student_view_logits, teacher_view_logits, 1.0, multilabel).mean(-1)
+
+
+# ----------------------------------------------------------------------------- experiment driver
+
+
+def primary_metric(multilabel: bool) -> str:
+    return "macro F1" if multilabel else "accuracy"
+
+
+def input_sizes(dataset: MultimodalDataset) -> tuple[int, int]:
+    return dataset.train.a[0].numel(), dataset.train.b[0].numel()
+
+
+def train_teacher(dataset: MultimodalDataset, *, hidden: Sequence[int], dropout: float, modality_dropout: float,
+                  num_epochs: int, batch_size: int, lr: float, seed: int = 0, device="cpu") -> LateFusionNet:
+    """The frozen multimodal teacher: a wide LateFusionNet trained with modality dropout (Adam)."""
+    in_a, in_b = input_sizes(dataset)
+
+    def make():
+        return LateFusionNet(in_a, in_b, dataset.num_classes, hidden, hidden, dropout=dropout)
+
+    ensemble = Ensemble(make, 1, seed=seed, device=device)
+    train = dataset.train
+    loss_fn = make_modality_dropout_loss(modality_dropout, dataset.multilabel, torch.Generator().manual_seed(seed + 1))
+    train_ensemble(ensemble, (train.a, train.b, train.y), loss_fn, shared=[True] * 3, num_epochs=num_epochs,
+                   batch_size=batch_size, optimizer="adam", lr=lr, generator=torch.Generator().manual_seed(seed),
+                   desc="teacher")
+    teacher = make().to(device)
+    teacher.load_state_dict(ensemble.member_state_dict(0))
+    return teacher.eval()
+
+
+def run_method(method: str, dataset: MultimodalDataset, teacher: dict[str, TeacherOutputs], probe: MultimodalSplit,
+               settings: dict, *, num_seeds: int, seed: int = 0, student_hidden: Sequence[int] = (16,),
+               population_values: Sequence[float] = (0.0, 0.5, 1.0)) -> dict:
+    """Train ``num_seeds`` students with one Tab. 1/2 method and measure everything the chapter shows.
+
+    ``teacher`` maps split name to the teacher's outputs; ``probe`` is the modality-swapped test set of
+    Fig. 5. ``settings`` holds lam, temperature, num_epochs, batch_size, lr, meta_lr and
+    feature_weights (per feature loss). Population weighting trains the whole grid at once and keeps
+    the setting with the best seed-mean validation metric. Returns CPU tensors, seed axis first:
+    ``val`` (S,), ``test`` {metric: (S,)}, ``curve`` (S, epochs) test metric after each epoch,
+    ``view_logits`` (S, V, N, K) on the test set, ``probe_logits`` (S, N, K), ``population`` (3,).
+    """
+    multilabel, metric = dataset.multilabel, primary_metric(dataset.multilabel)
+    recipe = StudentRecipe.for_method(
+        method, lam=settings["lam"], temperature=settings["temperature"], num_epochs=settings["num_epochs"],
+        batch_size=settings["batch_size"], lr=settings["lr"], meta_lr=settings["meta_lr"],
+        feature_weight=settings["feature_weights"].get(METHODS.get(method, (None, None))[1], 1.0))
+    weighting, feature_loss = recipe.weighting, recipe.feature_loss
+    in_a, in_b = input_sizes(dataset)
+    hint_dim = teacher["train"].features.shape[-1] if feature_loss == "fitnet" else None
+
+    def make_student():
+        return LateFusionNet(in_a, in_b, dataset.num_classes, student_hidden, student_hidden, hint_dim=hint_dim)
+
+    data = training_data(dataset.train, teacher["train"], weighting, multilabel)
+    population = population_grid(population_values) if weighting == "population" else None
+    curve_fn = lambda ens: metrics(view_logits(ens, dataset.test, views=False), dataset.test.y, multilabel)[metric]  # noqa: E731
+    run = train_students(make_student, data, recipe, num_seeds=num_seeds, seed=seed, population=population,
+                         meta_split=dataset.val, multilabel=multilabel, eval_fn=curve_fn, desc=method)
+    val = metrics(view_logits(run.ensemble, dataset.val, views=False), dataset.val.y, multilabel)[metric]
+    chosen = select_population(val, num_seeds) if population is not None else 0
+    keep = slice(chosen * num_seeds, (chosen + 1) * num_seeds)
+    test_views = view_logits(run.ensemble, dataset.test)[keep]
+    return {
+        "val": val[keep].cpu(),
+        "test": {k: v.cpu() for k, v in metrics(test_views[:, 0], dataset.test.y, multilabel).items()},
+        "curve": torch.stack(run.curve, dim=1)[keep].cpu(),
+        "view_logits": test_views.cpu(),
+        "probe_logits": view_logits(run.ensemble, probe, views=False)[keep].cpu(),
+        "population": (population[chosen] if population is not None else torch.tensor([1.0, 0.0, 0.0])).cpu(),
+    }
