@@ -129,7 +129,7 @@ def batchnorm_to_groupnorm(module: nn.Module, max_groups: int = 8) -> nn.Module:
 
 
 def deeplabv3plus(in_channels: int, num_classes: int, encoder: str = "resnet18", encoder_depth: int = 3,
-                  decoder_channels: int = 32, atrous_rates: Sequence[int] = (1, 2, 3), group_norm: bool = True) -> nn.Module:
+                  decoder_channels: int = 32, atrous_rates: Sequence[int] = (1, 2, 3), group_norm: bool = False) -> nn.Module:
     """DeepLabV3+ (segmentation_models_pytorch) from scratch (encoder_weights=None: nothing downloads).
 
     ``encoder_depth`` < 5 truncates the ResNet (depth 3 stops at stride 8); the ASPP rates are given
@@ -144,3 +144,73 @@ def deeplabv3plus(in_channels: int, num_classes: int, encoder: str = "resnet18",
         if hasattr(net.encoder, f"layer{stage}"):
             setattr(net.encoder, f"layer{stage}", nn.Identity())
     return batchnorm_to_groupnorm(net) if group_norm else net
+
+
+# --- AV-MNIST (chapter 01_case_study_avmnist) ---
+class AudioCNN(nn.Module):
+    """A plain CNN on (N, 1, F, T) spectrograms: ``num_layers`` conv3x3 -> [GroupNorm] -> ReLU blocks.
+
+    Three 2x2 max-pools are spread over the depth and the width doubles after each, so the 3-layer
+    student, the 5-layer fusion branch and the 6-layer teacher (MFH App. B.1) see the same
+    resolutions. The last feature map is average-pooled to a 3x3 grid and flattened — keeping
+    *where* in frequency and time the energy is, which global pooling would throw away — then a
+    linear layer (omitted when ``num_classes`` is None: the network returns its ``out_features``
+    features). Optional GroupNorm (not BatchNorm) keeps each sample's output independent of the
+    batch, so seeds stack under torch.func.vmap.
+    """
+
+    def __init__(self, num_layers: int, width: int = 16, num_classes: int | None = 10, norm: bool = True):
+        super().__init__()
+        pool_after = {round(num_layers * k / 3) for k in (1, 2, 3)}
+        layers: list[nn.Module] = []
+        in_channels, channels = 1, width
+        for i in range(1, num_layers + 1):
+            layers.append(nn.Conv2d(in_channels, channels, 3, padding=1))
+            if norm:
+                layers.append(nn.GroupNorm(min(4, channels), channels))
+            layers.append(nn.ReLU())
+            in_channels = channels
+            if i in pool_after:
+                layers.append(nn.MaxPool2d(2))
+                channels = min(2 * channels, 4 * width)
+        layers += [nn.AdaptiveAvgPool2d(3), nn.Flatten()]
+        self.out_features = 9 * in_channels
+        if num_classes is not None:
+            layers.append(nn.Linear(self.out_features, num_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 (LeCun et al.) on (N, 1, 28, 28): conv5x5(6) -> pool -> conv5x5(16) -> pool -> 120 -> 84 [-> K]."""
+
+    def __init__(self, num_classes: int | None = 10):
+        super().__init__()
+        layers: list[nn.Module] = [
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+            nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+        ]
+        self.out_features = 84
+        if num_classes is not None:
+            layers.append(nn.Linear(84, num_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+class ImageAudioLateFusion(nn.Module):
+    """MFH's AV-MNIST multimodal teacher: LeNet-5 image branch and a 5-layer CNN audio branch, their
+    features concatenated and passed to fully connected layers. ``forward(image, audio)``."""
+
+    def __init__(self, audio_layers: int = 5, width: int = 16, hidden: int = 64, num_classes: int = 10, norm: bool = True):
+        super().__init__()
+        self.image_branch = LeNet5(num_classes=None)
+        self.audio_branch = AudioCNN(audio_layers, width, num_classes=None, norm=norm)
+        self.head = MLP(self.image_branch.out_features + self.audio_branch.out_features, [hidden], num_classes)
+
+    def forward(self, image: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.cat([self.image_branch(image), self.audio_branch(audio)], dim=-1))

@@ -168,71 +168,94 @@ def member_f1(logits: torch.Tensor, labels: torch.Tensor, threshold: float = 0.0
 
 
 # --- semantic segmentation with pixel-wise KD (chapter 04_nyu_depth) ---
-def train_segmentation(
-    ensemble: Ensemble,
+def train_segmenter(
+    model: nn.Module,
     views: Sequence[torch.Tensor],
     labels: torch.Tensor,
     *,
-    teacher: Ensemble | None = None,
+    teacher: nn.Module | None = None,
     teacher_input: torch.Tensor | None = None,
     rho: float = 1.0,
     temperature: float = 1.0,
     ignore_index: int = -100,
-    **train_kwargs,
+    num_epochs: int,
+    batch_size: int,
+    optimizer: str = "adam",
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    generator: torch.Generator | None = None,
+    desc: str = "train",
 ) -> list[float]:
-    """Train every member on (N, C, H, W) inputs and (N, H, W) labels with MFH eq. (1) per pixel.
+    """Train one segmentation network on (N, C, H, W) inputs and (N, H, W) labels with MFH eq. (1)
+    applied per pixel; returns the last batch loss of every epoch.
 
-    ``views`` lists one or more inputs of the same scenes (same channel count). Every batch holds each
-    drawn scene once per view, so two views (RGB, depth rendered as 3 channels) train one network on
-    both modalities with shared weights, as Omnivore does. With a ``teacher`` (an Ensemble of the same
-    size, kept in eval mode) member s distils from teacher member s fed ``teacher_input`` (paired seeds).
-    ``train_kwargs`` go to :func:`train_ensemble` (num_epochs, batch_size, optimizer, lr, generator, ...).
+    ``views`` lists one or more inputs of the same scenes with the same channel count. A batch holds
+    each drawn scene once per view, so two views (RGB, depth rendered as 3 channels) train one network
+    on both modalities with shared weights, as Omnivore does. With a ``teacher`` (kept in eval mode,
+    fed ``teacher_input``) the loss is rho * CE + (1 - rho) * KL over every pixel, unlabelled ones too.
+    The last incomplete batch of an epoch is dropped: BatchNorm in the ASPP pooling branch needs > 1 sample.
     """
     from .losses import kd_loss
 
-    num_views = len(views)
-    tensors = [*views, labels] + ([teacher_input] if teacher is not None else [])
+    opt = make_optimizer(model.parameters(), optimizer, lr, weight_decay=weight_decay)
     if teacher is not None:
-        teacher.eval()  # the ASPP dropout must be off while the teacher labels pixels
-
-    def loss_fn(model, *batch):
-        inputs, targets = torch.cat(batch[:num_views], dim=1), batch[num_views].repeat(1, num_views, 1, 1)
-        logits = model(inputs)
-        teacher_logits = None
-        if teacher is not None:
-            with torch.no_grad():
-                teacher_logits = teacher(batch[num_views + 1]).repeat(1, num_views, 1, 1, 1)
-        return torch.stack([
-            kd_loss(logits[s], None if teacher_logits is None else teacher_logits[s], targets[s],
-                    rho=rho, temperature=temperature, ignore_index=ignore_index)
-            for s in range(model.num_members)
-        ])
-
-    return train_ensemble(ensemble, tensors, loss_fn, shared=[True] * len(tensors), **train_kwargs)
+        teacher.eval()  # no dropout, running BatchNorm statistics: the teacher's test-time predictions
+    n = labels.shape[0]
+    history = []
+    for _ in progress(range(num_epochs), desc=desc):
+        model.train()
+        order = torch.randperm(n, generator=generator).to(labels.device)
+        for start in range(0, n - batch_size + 1, batch_size):
+            idx = order[start:start + batch_size]
+            inputs = torch.cat([view[idx] for view in views])
+            targets = labels[idx].repeat(len(views), 1, 1)
+            teacher_logits = None
+            if teacher is not None:
+                with torch.no_grad():
+                    teacher_logits = teacher(teacher_input[idx]).repeat(len(views), 1, 1, 1)
+            loss = kd_loss(model(inputs), teacher_logits, targets, rho=rho, temperature=temperature,
+                           ignore_index=ignore_index)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        history.append(float(loss.detach()))
+    model.eval()
+    return history
 
 
 @torch.no_grad()
-def segmentation_confusion(ensemble: Ensemble, inputs: torch.Tensor, labels: torch.Tensor, num_classes: int,
+def segmentation_confusion(model: nn.Module, inputs: torch.Tensor, labels: torch.Tensor, num_classes: int,
                            ignore_index: int = -100, batch_size: int = 64) -> torch.Tensor:
-    """(S, K, K) confusion counts [true, predicted] over labelled pixels, computed in chunks so the
-    logits of a whole test set never sit in memory at once."""
-    ensemble.eval()
-    confusion = torch.zeros(ensemble.num_members, num_classes * num_classes, dtype=torch.long, device=labels.device)
+    """(K, K) confusion counts [true, predicted] over labelled pixels, in chunks so a whole test
+    set's logits never sit in memory at once."""
+    model.eval()
+    confusion = torch.zeros(num_classes * num_classes, dtype=torch.long, device=labels.device)
     for start in range(0, inputs.shape[0], batch_size):
-        pred = ensemble(inputs[start:start + batch_size], shared=True).argmax(2)  # (S, B, H, W)
-        target = labels[start:start + batch_size].expand_as(pred)
+        pred = model(inputs[start:start + batch_size]).argmax(1)
+        target = labels[start:start + batch_size]
         valid = target != ignore_index
-        for s in range(ensemble.num_members):
-            codes = target[s][valid[s]] * num_classes + pred[s][valid[s]]
-            confusion[s] += torch.bincount(codes, minlength=num_classes * num_classes)
-    return confusion.view(-1, num_classes, num_classes)
+        confusion += torch.bincount(target[valid] * num_classes + pred[valid], minlength=num_classes * num_classes)
+    return confusion.view(num_classes, num_classes)
 
 
 def iou_from_confusion(confusion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-class IoU (S, K) in percent (nan where a class is neither present nor predicted) and the
-    mIoU (S,): the mean over classes with a non-empty union, as in the usual NYU protocol."""
+    """Per-class IoU (..., K) in percent (nan where a class is neither present nor predicted) and the
+    mIoU (...): the mean over classes with a non-empty union, as in the usual NYU protocol."""
     confusion = confusion.double()
     intersection = confusion.diagonal(dim1=-2, dim2=-1)
     union = confusion.sum(-1) + confusion.sum(-2) - intersection
     iou = torch.where(union > 0, intersection / union.clamp_min(1), torch.full_like(union, float("nan"))) * 100
     return iou, iou.nanmean(-1)
+
+
+# --- per-epoch recording (MM-IMDB chapter) ---
+def train_recording(ensemble: Ensemble, tensors: Sequence[torch.Tensor], loss_fn: Callable[..., torch.Tensor],
+                    record: Callable[[], dict], **train_kwargs) -> dict:
+    """:func:`train_ensemble`, calling ``record()`` (a dict of tensors, e.g. member logits on the
+    validation and test sets) after every epoch; returns {name: (num_epochs, ...) stacked tensors}.
+
+    Early stopping and snapshot selection then become indexing: pick each member's epoch afterwards.
+    """
+    records: list[dict] = []
+    train_ensemble(ensemble, tensors, loss_fn, on_epoch_end=lambda epoch: records.append(record()), **train_kwargs)
+    return {name: torch.stack([r[name] for r in records]) for name in records[0]}

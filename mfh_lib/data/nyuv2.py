@@ -115,6 +115,10 @@ def read_labeled_mat(path: Path, indices=None) -> tuple[np.ndarray, np.ndarray, 
         if indices.size and (indices.min() < 0 or indices.max() >= n):
             raise ConfigError(f"split indices reach frame {indices.max() + 1} but {path} holds {n} frames; "
                               "use the splits.mat that belongs to this file")
+        if indices.size == 0:
+            height, width = images.shape[3], images.shape[2]
+            return (np.zeros((0, 3, height, width), np.uint8), np.zeros((0, height, width), np.float32),
+                    np.zeros((0, height, width), np.int64))
         # one frame at a time keeps memory at one 640x480 frame and satisfies h5py's indexing rules
         imgs = np.stack([images[i].transpose(0, 2, 1) for i in indices])
         deps = np.stack([depths[i].T for i in indices]).astype(np.float32)
@@ -149,7 +153,7 @@ def _make_dataset(train, val, test, num_classes, source, ground_truth) -> Multim
                              num_classes=num_classes, source=source, ground_truth=ground_truth)
 
 
-def load_nyuv2(data_dir: Path, image_size=(240, 320), num_val: int = 0) -> MultimodalDataset:
+def load_nyuv2(data_dir: Path, image_size=(240, 320), num_val: int = 0, chunk_size: int = 32) -> MultimodalDataset:
     """The 795/654 protocol with 40 classes; ``num_val`` frames from the end of the training split
     are held out for validation (the paper uses none). Images are resized to ``image_size`` (H, W)."""
     data_dir = Path(data_dir)
@@ -164,11 +168,14 @@ def load_nyuv2(data_dir: Path, image_size=(240, 320), num_val: int = 0) -> Multi
     lookup = torch.as_tensor(meta["label_lookup"])
     splits = {}
     for name, idx in splits_idx.items():
-        imgs, deps, labs = read_labeled_mat(mat, idx)
-        rgb = torch.as_tensor(imgs).float() / 255
-        depth = torch.as_tensor(deps)[:, None]
-        labels = lookup[torch.as_tensor(labs).clamp(0, NUM_RAW_CLASSES)]
-        splits[name] = _resize(rgb, depth, labels, image_size)
+        parts = []
+        for start in range(0, max(len(idx), 1), chunk_size):  # resize chunk by chunk: full-size frames are ~8 MB each
+            imgs, deps, labs = read_labeled_mat(mat, idx[start:start + chunk_size])
+            rgb = torch.as_tensor(imgs).float() / 255
+            depth = torch.as_tensor(deps)[:, None]
+            labels = lookup[torch.as_tensor(labs).clamp(0, NUM_RAW_CLASSES)]
+            parts.append(_resize(rgb, depth, labels, image_size))
+        splits[name] = tuple(torch.cat(tensors) for tensors in zip(*parts))
     return _make_dataset(splits["train"], splits["val"], splits["test"], num_classes=40,
                          source="NYU Depth V2 (real, 795/654, 40 classes)",
                          ground_truth={"class_names": meta["class_names"]})
@@ -177,7 +184,7 @@ def load_nyuv2(data_dir: Path, image_size=(240, 320), num_val: int = 0) -> Multi
 # ----------------------------------------------------------------------------------------------
 # Stand-in
 # ----------------------------------------------------------------------------------------------
-def _rect(rng, size, rows, min_frac=0.15, max_frac=0.4):
+def _rect(rng, size, rows, min_frac=0.25, max_frac=0.55):
     """A random rectangle (top, bottom, left, right) whose rows lie in ``rows`` = (lo, hi)."""
     lo, hi = rows
     height = int(rng.integers(max(2, int(min_frac * size)), max(3, int(max_frac * size)) + 1))

@@ -1,0 +1,160 @@
+"""NYU Depth V2 loader (on a tiny fixture in the official v7.3 layout), the rendered stand-in, the
+segmentation metrics and the pixel-wise KD training loop."""
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from scipy.io import savemat
+
+from mfh_lib.config import ConfigError
+from mfh_lib.data import nyuv2
+from mfh_lib.models import deeplabv3plus
+from mfh_lib.training import iou_from_confusion, segmentation_confusion, train_segmenter
+
+REAL_META = Path("/work/shared/data") / nyuv2.META_SUBDIR
+N, H, W = 5, 6, 8
+
+
+def write_fixture(root: Path, frames: int = N) -> dict:
+    """A labelled-set file as MATLAB v7.3 writes it (axes reversed) plus the meta files."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (frames, 3, H, W), dtype=np.uint8)
+    depths = rng.uniform(0.5, 10, (frames, H, W)).astype(np.float32)
+    labels = rng.integers(0, nyuv2.NUM_RAW_CLASSES + 1, (frames, H, W)).astype(np.uint16)
+    (root / nyuv2.NYU_SUBDIR).mkdir(parents=True)
+    with h5py.File(root / nyuv2.NYU_SUBDIR / nyuv2.NYU_MAT_NAME, "w") as f:
+        f["images"] = images.transpose(0, 1, 3, 2)  # (N, 3, W, H)
+        f["depths"] = depths.transpose(0, 2, 1)  # (N, W, H)
+        f["labels"] = labels.transpose(0, 2, 1)
+    meta = root / nyuv2.META_SUBDIR
+    meta.mkdir()
+    savemat(meta / "splits.mat", {"trainNdxs": np.array([[1], [3], [4]], np.uint16), "testNdxs": np.array([[2], [5]], np.uint16)})
+    map_class = (np.arange(nyuv2.NUM_RAW_CLASSES) % 40 + 1).astype(np.uint8)[None]
+    names = np.empty((1, 40), dtype=object)
+    for i in range(40):
+        names[0, i] = f"class{i}"
+    savemat(meta / "classMapping40.mat", {"mapClass": map_class, "className": names})
+    return {"images": images, "depths": depths, "labels": labels, "map": map_class[0]}
+
+
+def test_read_labeled_mat_undoes_matlab_axis_order(tmp_path):
+    truth = write_fixture(tmp_path)
+    imgs, deps, labs = nyuv2.read_labeled_mat(tmp_path / nyuv2.NYU_SUBDIR / nyuv2.NYU_MAT_NAME, [0, 3])
+    assert imgs.shape == (2, 3, H, W) and deps.shape == (2, H, W) and labs.shape == (2, H, W)
+    np.testing.assert_array_equal(imgs, truth["images"][[0, 3]])
+    np.testing.assert_allclose(deps, truth["depths"][[0, 3]])
+    np.testing.assert_array_equal(labs, truth["labels"][[0, 3]])
+
+
+def test_load_nyuv2_split_mapping_and_resize(tmp_path):
+    truth = write_fixture(tmp_path)
+    ds = nyuv2.load_nyuv2(tmp_path, image_size=(H, W))
+    assert (len(ds.train), len(ds.val), len(ds.test)) == (3, 0, 2)
+    assert ds.num_classes == 40 and ds.modalities == ("depth", "RGB")
+    raw = truth["labels"][1]  # test frame 1 of the file = testNdxs[0] = 2 (1-based)
+    expected = np.where(raw == 0, nyuv2.IGNORE_INDEX, truth["map"][np.clip(raw.astype(int) - 1, 0, None)].astype(int) - 1)
+    np.testing.assert_array_equal(ds.test.y[0].numpy(), expected)
+    assert ds.train.b.shape == (3, 3, H, W) and ds.train.a.shape == (3, 1, H, W)
+    assert abs(float(ds.train.a.mean())) < 1e-5  # standardised with training statistics
+    small = nyuv2.load_nyuv2(tmp_path, image_size=(3, 4), chunk_size=2)
+    assert small.test.y.shape == (2, 3, 4) and small.test.y.dtype == torch.int64
+
+
+def test_loader_errors_name_the_fix(tmp_path):
+    with pytest.raises(ConfigError, match="nyu_depth_v2_labeled.mat"):
+        nyuv2.load_nyuv2(tmp_path)
+    write_fixture(tmp_path)
+    path = tmp_path / nyuv2.NYU_SUBDIR / nyuv2.NYU_MAT_NAME
+    with h5py.File(path, "a") as f:
+        del f["depths"]
+    with pytest.raises(ConfigError, match="'depths' not found"):
+        nyuv2.read_labeled_mat(path)
+    path.write_bytes(b"not hdf5")
+    with pytest.raises(ConfigError, match="MATLAB v7.3"):
+        nyuv2.read_labeled_mat(path)
+
+
+def test_split_indices_beyond_the_file_are_rejected(tmp_path):
+    write_fixture(tmp_path, frames=3)  # splits.mat refers to frames 4 and 5
+    with pytest.raises(ConfigError, match="splits.mat"):
+        nyuv2.load_nyuv2(tmp_path, image_size=(H, W))
+
+
+@pytest.mark.skipif(not REAL_META.is_dir(), reason="real NYU metadata not present")
+def test_real_meta_protocol():
+    meta = nyuv2.load_meta(REAL_META)
+    assert (len(meta["train_idx"]), len(meta["test_idx"])) == (795, 654)
+    assert len(np.intersect1d(meta["train_idx"], meta["test_idx"])) == 0
+    assert meta["train_idx"].min() == 2 and meta["test_idx"].max() == 1448  # 1-based 3 / 1449
+    assert meta["label_lookup"][0] == nyuv2.IGNORE_INDEX and set(meta["label_lookup"][1:]) == set(range(40))
+    assert meta["class_names"][:3] == ["wall", "floor", "cabinet"]
+
+
+def test_standin_is_deterministic_and_plants_the_share():
+    a = nyuv2.make_standin(40, 0, 8, 24, shared_share=0.5, seed=1)
+    b = nyuv2.make_standin(40, 0, 8, 24, shared_share=0.5, seed=1)
+    assert torch.equal(a.train.b, b.train.b) and torch.equal(a.test.y, b.test.y)
+    assert a.train.b.shape == (40, 3, 24, 24) and a.train.a.shape == (40, 1, 24, 24) and len(a.val) == 0
+    assert 0.35 < a.ground_truth["object_kind_share"]["general"] < 0.65
+    only_general = nyuv2.make_standin(20, 0, 0, 24, shared_share=1.0, seed=1)
+    assert only_general.ground_truth["object_kind_share"]["general"] == 1.0
+    labels = set(only_general.train.y.unique().tolist()) - {nyuv2.IGNORE_INDEX}
+    assert labels <= {0, 1, 2, 3}  # wall, floor, box, ball only
+    with pytest.raises(ConfigError):
+        nyuv2.make_standin(4, 0, 4, 24, shared_share=1.5)
+
+
+def test_specific_objects_are_invisible_in_the_other_modality():
+    """One object per scene (no occlusion), no sensor noise: compare with the empty room drawn from
+    the same random state. Specific objects change only their own modality."""
+    rng = np.random.default_rng(0)
+    seen = set()
+    for _ in range(40):
+        state = rng.bit_generator.state
+        rgb, depth, labels, _ = nyuv2.render_scene(rng, 32, 0.0, 0.0, num_objects=(1, 1), rgb_noise=0, depth_noise=0)
+        empty_rng = np.random.default_rng()
+        empty_rng.bit_generator.state = state
+        empty_rgb, empty_depth, _, _ = nyuv2.render_scene(empty_rng, 32, 0.0, 0.0, num_objects=(0, 0), rgb_noise=0, depth_noise=0)
+        for cls in (4, 5, 6, 7):
+            mask = labels == cls
+            if mask.any():
+                seen.add(cls)
+                same_rgb, same_depth = np.allclose(rgb[:, mask], empty_rgb[:, mask]), np.allclose(depth[mask], empty_depth[mask])
+                assert (same_depth and not same_rgb) if cls in (4, 5) else (same_rgb and not same_depth)
+    assert seen == {4, 5, 6, 7}
+
+
+def test_iou_from_confusion_golden():
+    confusion = torch.tensor([[8, 2, 0], [1, 4, 0], [0, 0, 0]])
+    iou, miou = iou_from_confusion(confusion)
+    np.testing.assert_allclose(iou[:2].numpy(), [8 / 11 * 100, 4 / 7 * 100])
+    assert torch.isnan(iou[2])  # absent and never predicted: left out of the mean
+    assert miou.item() == pytest.approx((8 / 11 + 4 / 7) / 2 * 100)
+
+
+@pytest.fixture
+def one_thread():
+    """Two intra-op threads on a loaded 2-core machine spin-wait on each other; one is much faster."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def test_train_segmenter_with_kd_and_two_views(one_thread):
+    ds = nyuv2.make_standin(8, 0, 4, 16, seed=0)
+    torch.manual_seed(0)
+    teacher = deeplabv3plus(3, ds.num_classes, decoder_channels=8)
+    views = [ds.train.b, nyuv2.depth_as_rgb(ds.train.a)]
+    history = train_segmenter(teacher, views, ds.train.y, ignore_index=nyuv2.IGNORE_INDEX, num_epochs=1,
+                              batch_size=4, lr=1e-3, generator=torch.Generator().manual_seed(0))
+    student = deeplabv3plus(3, ds.num_classes, decoder_channels=8)
+    history += train_segmenter(student, [ds.train.b], ds.train.y, teacher=teacher, teacher_input=views[1], rho=0.5,
+                               ignore_index=nyuv2.IGNORE_INDEX, num_epochs=1, batch_size=4, lr=1e-3,
+                               generator=torch.Generator().manual_seed(0))
+    assert all(np.isfinite(history))
+    confusion = segmentation_confusion(student, ds.test.b, ds.test.y, ds.num_classes, nyuv2.IGNORE_INDEX, batch_size=3)
+    assert confusion.sum().item() == int((ds.test.y != nyuv2.IGNORE_INDEX).sum())
+    assert nyuv2.rgbd(ds.test).shape == (4, 4, 16, 16)
