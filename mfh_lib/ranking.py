@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
+from .cache import progress
 from .config import ConfigError, check_unit_interval
 from .losses import kd_loss
 from .training import Ensemble, member_accuracy, predict_ensemble, train_ensemble
@@ -127,7 +128,8 @@ def permutation_distances(head: Callable[[torch.Tensor], torch.Tensor], features
     for start in range(0, pairs_i.numel(), chunk):
         cols = pairs_i[start:start + chunk].to(features.device)
         K = cols.numel()
-        perm = torch.rand(S, K, n, generator=generator).argsort(-1).to(features.device)  # (S, K, n)
+        # drawn pair-major, so the permutations do not depend on the chunk size
+        perm = torch.rand(K, S, n, generator=generator).argsort(-1).transpose(0, 1).to(features.device)  # (S, K, n)
         column_values = features[:, :, cols].transpose(1, 2)  # (S, K, n): channel i_k of every row
         shuffled = column_values.gather(-1, perm)
         is_permuted = F.one_hot(cols, d).bool()[None, :, None, :]  # (1, K, 1, d)
@@ -176,7 +178,7 @@ def nullify_keep_mask(salience: torch.Tensor, ratio: float, mode: str,
     if mode == "random":
         order = torch.rand(S, d, generator=generator).argsort(-1).to(salience.device)
     else:
-        order = salience.argsort(-1, stable=True, descending=mode == "specific")
+        order = torch.argsort(salience, dim=-1, descending=mode == "specific", stable=True)
     keep = torch.ones(S, d, device=salience.device)
     keep.scatter_(1, order[:, :k], 0.0)
     return keep
@@ -191,7 +193,7 @@ def precision_at_k(salience: torch.Tensor, true_channels, k: int | None = None) 
     """(S,) share of the k most salient channels that are truly modality-general (k = #true)."""
     true = torch.as_tensor(true_channels, dtype=torch.long)
     k = true.numel() if k is None else k
-    top = salience.argsort(-1, stable=True, descending=True)[:, :k]
+    top = torch.argsort(salience, dim=-1, descending=True, stable=True)[:, :k]
     return torch.isin(top.cpu(), true).float().mean(-1)
 
 
@@ -199,15 +201,24 @@ def distill_students(make_student: Callable[[], nn.Module], train_b: torch.Tenso
                      teacher_logits: torch.Tensor | None, val, test, *, rho: float, num_epochs: int,
                      batch_size: int | None, lr: float, momentum: float = 0.9, optimizer: str = "sgd",
                      weight_decay: float = 0.0, temperature: float = 1.0, seed: int = 0, num_members: int | None = None,
-                     device="cpu", desc: str = "students") -> dict[str, torch.Tensor]:
+                     num_init: int | None = None, device="cpu", desc: str = "students") -> dict[str, torch.Tensor]:
     """Train one student per row of ``teacher_logits`` (S, N, C) with MFH eq. (1), all at once.
 
     ``teacher_logits=None`` (with rho = 1) trains ``num_members`` students without KD. ``val`` and
     ``test`` are (b, y) pairs. As in the authors' code the reported accuracy is the test accuracy at
-    the epoch of best validation accuracy (per member). Returns {"test_acc", "val_acc"} of shape (S,).
+    the epoch of best validation accuracy (per member). With ``num_init`` (the number of seeds),
+    member j starts from the initialisation of seed j % num_init, so students of different teachers
+    but the same seed differ only by their teacher and batch order. Returns {"test_acc", "val_acc"} of shape (S,).
     """
     S = teacher_logits.shape[0] if teacher_logits is not None else num_members
-    students = Ensemble(make_student, S, seed=seed, device=device)
+    students = Ensemble(make_student, num_init or S, seed=seed, device=device)
+    if num_init is not None:  # member j starts from seed j % num_init: paired comparisons across teachers
+        if S % num_init:
+            raise ConfigError(f"{S} students cannot share {num_init} initialisations evenly")
+        students.params = {k: v.detach().repeat(S // num_init, *[1] * (v.dim() - 1)).requires_grad_(True)
+                           for k, v in students.params.items()}
+        students.buffers = {k: v.repeat(S // num_init, *[1] * (v.dim() - 1)) for k, v in students.buffers.items()}
+        students.num_members = S
     generator = torch.Generator().manual_seed(seed)
     tensors = [train_b.to(device), train_y.to(device)]
     shared = [True, True]
@@ -237,6 +248,66 @@ def distill_students(make_student: Callable[[], nn.Module], train_b: torch.Tenso
                    optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, generator=generator,
                    desc=desc, on_epoch_end=track)
     return {"test_acc": test_at_best, "val_acc": best_val}
+
+
+def _module_batches(n: int, batch_size: int, generator: torch.Generator):
+    order = torch.randperm(n, generator=generator)
+    return [order[i:i + batch_size] for i in range(0, n, batch_size)]
+
+
+def fit_module(model: nn.Module, inputs, y, loss_fn, *, num_epochs: int, batch_size: int, lr: float,
+               weight_decay: float = 1e-5, step_size: int = 25, seed: int = 0, device="cpu",
+               on_epoch_end: Callable[[int], None] | None = None, desc: str = "train") -> nn.Module:
+    """One network (BatchNorm allowed) trained as in the authors' VGGSound code: AdamW, StepLR(0.1).
+
+    ``inputs`` is a tuple of tensors indexed along the sample axis; ``loss_fn(model, *batch, y_batch,
+    index)`` returns a scalar (``index`` picks per-sample extras such as teacher logits).
+    """
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model.to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=0.1)
+    for epoch in progress(range(num_epochs), desc=desc):
+        model.train()
+        for index in _module_batches(len(y), batch_size, generator):
+            loss = loss_fn(model, *(x[index].to(device) for x in inputs), y[index].to(device), index)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        sched.step()
+        if on_epoch_end is not None:
+            model.eval()
+            on_epoch_end(epoch)
+    return model.eval()
+
+
+@torch.no_grad()
+def predict_module(model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch_size: int = 64,
+                   device="cpu") -> torch.Tensor:
+    """Outputs of ``model`` on ``x`` in chunks, on the CPU."""
+    return torch.cat([model(x[i:i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)])
+
+
+def distill_module(make_student: Callable[[], nn.Module], train_b, train_y, teacher_logits, val, test, score_fn, *,
+                   rho: float, temperature: float = 1.0, seed: int = 0, device="cpu", **fit_kwargs) -> float:
+    """Train one student with eq. (1) (``teacher_logits=None``: no KD, rho must be 1); return the test
+    score (``score_fn(logits, labels)``, higher is better) at the epoch of best validation score."""
+    torch.manual_seed(seed)  # the initialisation depends on the seed only, not on earlier draws
+    student = make_student().to(device)
+    best = {"val": -float("inf"), "test": float("nan")}
+
+    def loss_fn(model, b, y, index):
+        teacher = None if teacher_logits is None else teacher_logits[index].to(device)
+        return kd_loss(model(b), teacher, y, rho=rho, temperature=temperature)
+
+    def track(_epoch):
+        val_score = score_fn(predict_module(student, val[0], device=device), val[1])
+        if val_score > best["val"]:
+            best.update(val=val_score, test=score_fn(predict_module(student, test[0], device=device), test[1]))
+
+    fit_module(student, (train_b,), train_y, loss_fn, seed=seed, device=device, on_epoch_end=track, **fit_kwargs)
+    return best["test"]
 
 
 __all__ = ["JointPair", "distance", "joint_loss", "train_joint", "member_part", "permutation_distances",

@@ -76,6 +76,7 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=int, default=3600, help="per-cell timeout in seconds")
     args = parser.parse_args(argv)
     os.environ.setdefault("MFH_PROGRESS", "0")  # progress bars would land in the notebooks' outputs
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads starve a busy 2-core CPU
     names = args.chapters or chapter_names()
     # The ledger summarises every other chapter's results, so it always runs last.
     names = sorted(names, key=lambda n: n.endswith("claims_ledger"))

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 os.environ["MFH_PROGRESS"] = "0"
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any test module imports torch
 os.environ.setdefault("MFH_CACHE_DIR", tempfile.mkdtemp(prefix="mfh-cache-"))
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
