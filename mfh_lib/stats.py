@@ -104,7 +104,10 @@ def verdict_from_interval(ci_low: float, ci_high: float, direction: int = +1, po
 def verdict_for_difference(differences, direction: int = +1) -> tuple[str, Summary]:
     """Verdict for a paired per-seed difference (e.g. KD acc - no-KD acc) claimed to be >0 (or <0)."""
     s = summarize(differences)
-    return verdict_from_interval(s.ci_low, s.ci_high, direction, s.mean), s
+    verdict = verdict_from_interval(s.ci_low, s.ci_high, direction, s.mean)
+    if verdict == REPRODUCED and s.n < 3:  # too few seeds for an interval to mean anything
+        verdict = PARTLY
+    return verdict, s
 
 
 def verdict_for_value(values, paper_value: float, tolerance: float) -> tuple[str, Summary]:

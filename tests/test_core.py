@@ -90,6 +90,7 @@ def test_verdicts():
     assert stats.verdict_for_difference([-1.0, -1.2, -0.9, -1.1])[0] == stats.NOT_REPRODUCED
     assert stats.verdict_for_difference([1.0, -0.8, 0.5, -0.2])[0] == stats.PARTLY
     assert stats.verdict_for_difference([-1.0, -1.2, -0.9], direction=-1)[0] == stats.REPRODUCED
+    assert stats.verdict_for_difference([0.4, 0.4])[0] == stats.PARTLY  # two seeds: never conclusive
 
 
 def test_spearman_over_seeds():

@@ -239,7 +239,7 @@ def synthesize_digit(digit: int, pitch: float, formant_scale: float, duration: f
     for (kind, *params), n, deviation in zip(segments, lengths, accent):
         t = np.arange(n) / SAMPLE_RATE
         if kind == "v":
-            formants = np.array(params[:3]) * deviation[:3] * formant_scale * rng.uniform(0.95, 1.05, 3)
+            formants = np.array(params[:3]) * deviation[:3] * formant_scale * rng.uniform(0.9, 1.1, 3)
             f0 = pitch * rng.uniform(0.95, 1.05) * (1 - 0.1 * t / max(t[-1], 1e-3))  # slightly falling pitch
             inst_phase = phase + 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
             phase = inst_phase[-1]
@@ -318,7 +318,6 @@ def build_pairs(images_train, labels_train, images_test, labels_test, waves, wav
                 clip_seconds) -> dict:
     """The arrays of (open or stand-in) AV-MNIST: PCA-filtered images, noisy spectrograms, labels."""
     rng = np.random.default_rng(seed)
-    mean, components, k = pca_energy_filter(images_train / 255.0, energy_removed)
     clip = int(clip_seconds * SAMPLE_RATE)
     clips = np.stack([fit_clip(w, clip) for w in waves])
     is_test_speaker = np.isin(wave_speakers, list(test_speakers))
@@ -326,6 +325,8 @@ def build_pairs(images_train, labels_train, images_test, labels_test, waves, wav
         raise ConfigError(f"test_speakers={list(test_speakers)} must name some but not all speakers; found {sorted(set(wave_speakers))}")
     fit_rows = draw(num_train + num_val, len(images_train), rng)
     test_rows = draw(num_test, len(images_test), rng)
+    # PCA is fitted on the training and validation images in use (all 60,000 at full scale).
+    mean, components, k = pca_energy_filter(images_train[np.unique(fit_rows)] / 255.0, energy_removed)
     arrays = {"pca_components": k}
     for name, image_pool, label_pool, rows, audio_pool in (
         ("train", images_train, labels_train, fit_rows[:num_train], np.flatnonzero(~is_test_speaker)),
