@@ -36,7 +36,7 @@ html: install
 ## test: unit tests, nbval against the committed goldens, golden/source consistency, book build
 test: install
 	MFH_CACHE_DIR=$$(mktemp -d) $(BIN)/python -m pytest tests book/chapters --nbval \
-	    --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1800 -p no:cacheprovider
+	    --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1800 -p no:cacheprovider --durations=25
 
 clean:
 	rm -rf book/_build .cache

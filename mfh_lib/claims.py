@@ -67,11 +67,12 @@ class Ledger:
         self.rows[claim_id] = row
         return row
 
-    def save(self) -> Path:
+    def save(self) -> None:
+        """Write ``<results_dir>/<chapter>.json`` atomically. Returns nothing, so a chapter ending
+        with ``ledger.save()`` shows no machine-specific path in its output."""
         path = results_dir() / f"{self.chapter}.json"
         payload = {"chapter": self.chapter, "profile": self.profile, "claims": list(self.rows.values())}
         atomic_write_text(path, json.dumps(payload, indent=1, sort_keys=True) + "\n")
-        return path
 
     def table(self) -> pd.DataFrame:
         return ledger_frame(list(self.rows.values()))

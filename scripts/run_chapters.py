@@ -31,7 +31,9 @@ def chapter_names() -> list[str]:
 
 
 def strip_volatile(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    for cell in nb.cells:
+    """Drop what changes from run to run although the results do not (timings, random cell ids)."""
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"cell-{index:03d}"
         cell.metadata.pop("execution", None)
         papermill_meta = cell.metadata.get("papermill")
         if papermill_meta is not None:
