@@ -7,7 +7,7 @@
 # ---
 
 # %% [markdown]
-# # Theorem 1: a distillation-risk bound that shrinks with $\gamma$
+# # Theorem 1: a distillation-risk bound that shrinks with γ
 #
 # MFH backs its hypothesis with one theoretical result ({cite}`xue2023mfh`, Sec. 4.2 and App. A).
 # In linear binary classification with identity generating functions $g^u$ and pure distillation

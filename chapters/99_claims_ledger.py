@@ -30,7 +30,7 @@
 # %% tags=["parameters"]
 results_dir = None  # None: book/_results (or $MFH_RESULTS_DIR)
 
-# %%
+# %% tags=["hide-input"]
 from pathlib import Path
 
 import pandas as pd
@@ -47,7 +47,7 @@ pd.set_option("display.max_colwidth", None)
 # %% [markdown]
 # ## Summary
 
-# %%
+# %% tags=["hide-input"]
 ledger = pd.DataFrame(rows)
 summary = pd.crosstab(ledger["chapter"], ledger["verdict"], margins=True, margins_name="all")
 display(summary)
@@ -57,7 +57,7 @@ print("profiles used:", "; ".join(f"{c}: {p}" for c, p in profiles.items()))
 # %% [markdown]
 # ## Claims by chapter
 
-# %%
+# %% tags=["hide-input", "full-width"]
 for chapter, chapter_rows in ledger.groupby("chapter", sort=True):
     display(Markdown(f"**{chapter}**"))
     display(HTML(claims.ledger_frame(chapter_rows.to_dict("records")).to_html(index=False)))

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -78,8 +79,12 @@ class Ledger:
         return ledger_frame(list(self.rows.values()))
 
 
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _fmt(value, decimals=2):
-    return "—" if value is None else f"{value:.{decimals}f}"
+    return "—" if _missing(value) else f"{value:.{decimals}f}"
 
 
 def ledger_frame(rows: list[dict]) -> pd.DataFrame:
@@ -87,15 +92,14 @@ def ledger_frame(rows: list[dict]) -> pd.DataFrame:
     records = []
     for r in rows:
         paper = _fmt(r.get("paper_value"))
-        if r.get("paper_std") is not None:
+        if not _missing(r.get("paper_std")):
             paper += f" ± {r['paper_std']:.2f}"
         records.append(
             {
-                "source": r["source"],
-                "setting": r["setting"],
+                "claim": f"{r['source']}: {r['setting']}",
                 "paper": paper,
-                "ours (mean ± std)": f"{r['ours_mean']:.2f} ± {r['ours_std']:.2f}",
-                "95% CI": f"[{r['ours_ci'][0]:.2f}, {r['ours_ci'][1]:.2f}]",
+                "ours (mean ± std)": f"{_fmt(r['ours_mean'])} ± {_fmt(r['ours_std'])}",
+                "95% CI": f"[{_fmt(r['ours_ci'][0])}, {_fmt(r['ours_ci'][1])}]",
                 "seeds": r["n_seeds"],
                 "profile": r["profile"],
                 "data": r["data_source"],

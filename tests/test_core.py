@@ -119,6 +119,9 @@ def test_ledger_roundtrip(tmp_path, monkeypatch):
     assert rows[0]["ours_mean"] == 61.0 and rows[0]["n_seeds"] == 2 and rows[0]["verdict"] == "partly"
     frame = claims.ledger_frame(rows)
     assert frame.loc[0, "paper"] == "61.00" and frame.loc[0, "ours (mean ± std)"] == "61.00 ± 1.41"
+    assert frame.loc[0, "claim"] == "Tab. 1: s"
+    # rows read back through pandas carry NaN, not None, for a missing paper std
+    assert claims.ledger_frame([{**rows[0], "paper_std": float("nan")}]).loc[0, "paper"] == "61.00"
 
 
 # --- losses -----------------------------------------------------------------------------------
