@@ -417,7 +417,7 @@ if is_standin:
 else:
     ledger.record("reg_gamma_gt_ms_gamma", [float("nan")], stats.NOT_TESTABLE, "real data has no planted factors")
 ledger.save()
-verdicts = ledger.table()[["setting", "paper", "ours (mean ± std)", "95% CI", "verdict"]]
+verdicts = ledger.table()[["claim", "paper", "ours (mean ± std)", "95% CI", "verdict"]]
 display(verdicts)
 
 # %% [markdown]
