@@ -9,8 +9,6 @@ SHARED_DATA := $(abspath ../shared/data)
 MFH_DATA_DIR ?= $(if $(wildcard $(SHARED_DATA)/README.md),$(SHARED_DATA),)
 export MFH_DATA_DIR
 export MFH_PROGRESS ?= 0
-# Idle OpenMP threads must not spin: on a busy 2-core machine spinning made small ops 30-100x slower.
-export OMP_WAIT_POLICY ?= PASSIVE
 export PYTHONHASHSEED := 0
 
 .PHONY: install book notebooks html test unit nbval clean

@@ -30,10 +30,10 @@
 
 # %% tags=["parameters"]
 profile = "quick"
-seeds = None  # number of seeds; None = the profile's
+seeds = None  # number of seeds; None: the profile
 device = "auto"
-data_dir = None  # None = $MFH_DATA_DIR; real NYU frames are used when data_dir holds nyuv2/
-shared_shares = None  # planted gamma values of the stand-in sweep; None = profile
+data_dir = None  # None: $MFH_DATA_DIR. Real NYU frames are used when data_dir holds nyuv2/
+shared_shares = None  # planted gamma values of the stand-in sweep (None: the profile)
 
 # %%
 import numpy as np

@@ -94,7 +94,7 @@ pd.DataFrame({"split": ["train", "val", "test"],
 # `mfh_lib.ranking` writes every network as `head(features(x))`. Ranking input channels uses
 # `features = Identity`; ranking a hidden layer (Algorithm 1, note 2; the authors rank the 128-d
 # penultimate layer of their RAVDESS audio network) splits after that layer. Step 1 trains $S$
-# seeds at once (`train_joint`, an `Ensemble` of `JointPair`s), and steps 2-8 evaluate all
+# seeds at once (`rank_channels` calls `train_joint`, an `Ensemble` of `JointPair`s), and steps 2-8 evaluate all
 # $M \times d$ permuted copies as batched tensors (`permutation_distances`, chunked for memory),
 # returning the per-permutation distances, so the salience for every $M' \le M$ is a prefix mean.
 # A nullified channel is set to its training mean.
@@ -103,23 +103,6 @@ pd.DataFrame({"split": ["train", "val", "test"],
 # each mini-batch (only the last batch counts; we use the whole training set), and their VGGSound
 # selection compares channel indices instead of ranks, so channels 256-511 were always the ones
 # zeroed (we nullify by rank).
-
-# %%
-def rank_channels(data, make_a, make_b, *, epochs, permutations, seed=0, rank_path="net_a.features"):
-    """Alg. 1 for S seeds: the joint pair, the features and the (S, M, d) permutation distances."""
-    pairs = ranking.train_joint(make_a, make_b, data.train.a, data.train.b, data.train.y, num_seeds=S, seed=seed,
-                                num_epochs=epochs, batch_size=cfg["batch_size"], lr=cfg["lr"],
-                                momentum=cfg["momentum"], weight_decay=cfg["weight_decay"], device=device)
-    features = ranking.member_part(pairs, rank_path)
-    head = ranking.member_part(pairs, "net_a.head")
-    net_b = ranking.member_part(pairs, "net_b")
-    with torch.no_grad():
-        train_features = features(data.train.a.to(device).expand(S, -1, -1))
-        reference = net_b(data.train.b.to(device).expand(S, -1, -1))
-    distances = ranking.permutation_distances(head, train_features, reference, num_permutations=permutations,
-                                              generator=torch.Generator().manual_seed(seed))
-    return pairs, features, head, train_features, distances.cpu()
-
 
 # %% [markdown]
 # ## Does the ranking find the modality-general channels? (stand-in with ground truth)
@@ -138,8 +121,10 @@ def standin_precision(clips_per_actor):
     def compute():
         make_a = lambda: models.ranked_mlp(259, cfg["standin_hidden"], 8, rank_layer="input")
         make_b = lambda: models.ranked_mlp(35, cfg["standin_hidden"], 8, rank_layer="input")
-        *_, distances = rank_channels(data, make_a, make_b, epochs=cfg["standin_epochs"],
-                                      permutations=cfg["standin_permutations"], rank_path="net_a.features")
+        *_, distances = ranking.rank_channels(
+            data, make_a, make_b, num_seeds=S, num_epochs=cfg["standin_epochs"],
+            num_permutations=cfg["standin_permutations"], batch_size=cfg["batch_size"], lr=cfg["lr"],
+            momentum=cfg["momentum"], weight_decay=cfg["weight_decay"], device=device)
         return {"n": len(data.train), "distances": distances}
 
     out = cache.get_or_compute({"standin": clips_per_actor, **cfg}, compute)
@@ -184,40 +169,11 @@ salience_by_group
 # the authors' code; $r = 0$ is the regular teacher). Students start from the same initialisation
 # per seed for every teacher (so differences are paired), learn from the teacher only ($\rho = 0$,
 # $T = 1$), and report the test accuracy at the epoch of best validation accuracy.
+# `ranking.nullified_teacher_study` runs the whole experiment (and caches it: the CCH chapter
+# reuses its teachers' test logits).
 
 # %%
-def ravdess_experiment():
-    make_a = lambda: models.ranked_mlp(259, cfg["hidden_a"], 8)
-    make_b = lambda: models.ranked_mlp(35, cfg["hidden_b"], 8)
-    pairs, features, head, train_h, distances = rank_channels(
-        ravdess, make_a, make_b, epochs=cfg["joint_epochs"], permutations=cfg["num_permutations"])
-    salience = ranking.salience_from_distances(distances)
-    fill = train_h.mean(1)
-    test_h = features(ravdess.test.a.to(device).expand(S, -1, -1)).detach()
-    teachers = [("regular", 0.0, cfg["num_permutations"], torch.ones_like(salience))]
-    for mode in ranking.NULLIFY_MODES:
-        for r in cfg["ratios"]:
-            gen = torch.Generator().manual_seed(int(1000 * r))
-            teachers.append((mode, r, cfg["num_permutations"], ranking.nullify_keep_mask(salience, r, mode, gen)))
-    for m in cfg["m_values"]:
-        p_m = ranking.salience_from_distances(distances[:, :m])
-        teachers.append(("general (vs M)", cfg["m_ratio"], m, ranking.nullify_keep_mask(p_m, cfg["m_ratio"], "general")))
-    with torch.no_grad():
-        teacher_logits = torch.cat([head(ranking.nullify(train_h, keep.to(device), fill)) for *_, keep in teachers])
-        teacher_acc = torch.stack([member_accuracy(head(ranking.nullify(test_h, keep.to(device), fill)),
-                                                   ravdess.test.y.to(device)) for *_, keep in teachers]).cpu()
-    train_kwargs = dict(num_epochs=cfg["student_epochs"], batch_size=cfg["batch_size"], lr=cfg["lr"],
-                        momentum=cfg["momentum"], weight_decay=cfg["weight_decay"], seed=100, device=device)
-    val, test = (ravdess.val.b, ravdess.val.y), (ravdess.test.b, ravdess.test.y)
-    kd = ranking.distill_students(make_b, ravdess.train.b, ravdess.train.y, teacher_logits, val, test,
-                                  rho=cfg["rho"], num_init=S, **train_kwargs)
-    no_kd = ranking.distill_students(make_b, ravdess.train.b, ravdess.train.y, None, val, test, rho=1.0,
-                                     num_members=S, **train_kwargs)
-    return {"teachers": [t[:3] for t in teachers], "student_acc": kd["test_acc"].view(len(teachers), S),
-            "teacher_acc": teacher_acc, "no_kd": no_kd["test_acc"], "salience": salience}
-
-
-result = cache.get_or_compute({"ravdess": ravdess.source, **cfg}, ravdess_experiment)
+result = ranking.nullified_teacher_study(ravdess, cfg, device=device)
 runs = pd.DataFrame([{"teacher": kind, "r": r, "M": m, "seed": s, "student": float(result["student_acc"][i, s]),
                       "teacher_acc": float(result["teacher_acc"][i, s])}
                      for i, (kind, r, m) in enumerate(result["teachers"]) for s in range(S)])

@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-from .cache import progress
+from . import models
+from .cache import ResultsCache, progress
 from .config import ConfigError, check_unit_interval
 from .losses import kd_loss
 from .training import Ensemble, member_accuracy, predict_ensemble, train_ensemble
@@ -248,6 +249,83 @@ def distill_students(make_student: Callable[[], nn.Module], train_b: torch.Tenso
                    optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, generator=generator,
                    desc=desc, on_epoch_end=track)
     return {"test_acc": test_at_best, "val_acc": best_val}
+
+
+def rank_channels(data, make_a: Callable[[], nn.Module], make_b: Callable[[], nn.Module], *, num_seeds: int,
+                  num_epochs: int, num_permutations: int, batch_size: int | None, lr: float, momentum: float = 0.9,
+                  weight_decay: float = 0.0, seed: int = 0, rank_path: str = "net_a.features", device="cpu"):
+    """Algorithm 1 for ``num_seeds`` seeds on a MultimodalDataset (``data.train`` has a, b, y).
+
+    Returns (pairs, features, head, train_features, distances): the jointly trained Ensemble, the
+    member-wise ``features`` and ``head`` of net a, the (S, N, d) ranked training features and the
+    (S, M, d) permutation distances on the CPU.
+    """
+    pairs = train_joint(make_a, make_b, data.train.a, data.train.b, data.train.y, num_seeds=num_seeds, seed=seed,
+                        num_epochs=num_epochs, batch_size=batch_size, lr=lr, momentum=momentum,
+                        weight_decay=weight_decay, device=device)
+    features = member_part(pairs, rank_path)
+    head = member_part(pairs, "net_a.head")
+    net_b = member_part(pairs, "net_b")
+    with torch.no_grad():
+        train_features = features(data.train.a.to(device).expand(num_seeds, -1, -1))
+        reference = net_b(data.train.b.to(device).expand(num_seeds, -1, -1))
+    distances = permutation_distances(head, train_features, reference, num_permutations=num_permutations,
+                                      generator=torch.Generator().manual_seed(seed))
+    return pairs, features, head, train_features, distances.cpu()
+
+
+def nullified_teacher_study(data, cfg: dict, *, device="cpu", use_cache: bool = True) -> dict:
+    """MFH Sec. 5.4 on one dataset: teachers of different gamma from Algorithm 1, and their students.
+
+    Ranks the penultimate layer of an MLP on modality a (``cfg``: hidden_a, hidden_b, joint_epochs,
+    num_permutations), derives the regular teacher (r = 0), the modality-general / -specific / random
+    teachers for every r in ``cfg["ratios"]`` and modality-general ones at ``m_ratio`` for every M in
+    ``m_values``, and distils each into an MLP on modality b with eq. (1) (rho, student_epochs, batch_size,
+    lr, momentum, weight_decay). Students of one seed share their initialisation, so differences
+    between teachers are paired. Returns the teacher list (kind, r, M), the (T, S) student and teacher
+    test accuracies, the (S,) no-KD accuracies, the (S, d) salience, and the teachers' test logits
+    (T, S, N_test, K), from which other chapters compute information criteria.
+
+    The result is cached per (data source, cfg), so every chapter that needs it shares one run.
+    """
+    cache = ResultsCache("nullified_teacher_study", enabled=use_cache)
+    return cache.get_or_compute({"data": data.source, **cfg}, lambda: _nullified_teacher_study(data, cfg, device))
+
+
+def _nullified_teacher_study(data, cfg: dict, device) -> dict:
+    S = cfg["seeds"]
+    num_classes = int(data.train.y.max()) + 1
+    make_a = lambda: models.ranked_mlp(data.train.a.shape[1], cfg["hidden_a"], num_classes)
+    make_b = lambda: models.ranked_mlp(data.train.b.shape[1], cfg["hidden_b"], num_classes)
+    train_kwargs = dict(batch_size=cfg["batch_size"], lr=cfg["lr"], momentum=cfg["momentum"],
+                        weight_decay=cfg["weight_decay"], device=device)
+    _, features, head, train_h, distances = rank_channels(
+        data, make_a, make_b, num_seeds=S, num_epochs=cfg["joint_epochs"],
+        num_permutations=cfg["num_permutations"], **train_kwargs)
+    salience = salience_from_distances(distances)
+    fill = train_h.mean(1)
+    test_h = features(data.test.a.to(device).expand(S, -1, -1)).detach()
+    teachers = [("regular", 0.0, cfg["num_permutations"], torch.ones_like(salience))]
+    for mode in NULLIFY_MODES:
+        for r in cfg["ratios"]:
+            generator = torch.Generator().manual_seed(int(1000 * r))
+            teachers.append((mode, r, cfg["num_permutations"], nullify_keep_mask(salience, r, mode, generator)))
+    for m in cfg["m_values"]:
+        p_m = salience_from_distances(distances[:, :m])
+        teachers.append(("general (vs M)", cfg["m_ratio"], m, nullify_keep_mask(p_m, cfg["m_ratio"], "general")))
+    with torch.no_grad():
+        teacher_logits = torch.cat([head(nullify(train_h, keep.to(device), fill)) for *_, keep in teachers])
+        test_logits = torch.stack([head(nullify(test_h, keep.to(device), fill)) for *_, keep in teachers]).cpu()
+    teacher_acc = member_accuracy(test_logits.flatten(0, 1), data.test.y.expand(len(teachers) * S, -1))
+    val, test = (data.val.b, data.val.y), (data.test.b, data.test.y)
+    student_kwargs = dict(num_epochs=cfg["student_epochs"], seed=100, **train_kwargs)
+    kd = distill_students(make_b, data.train.b, data.train.y, teacher_logits, val, test, rho=cfg["rho"],
+                          num_init=S, **student_kwargs)
+    no_kd = distill_students(make_b, data.train.b, data.train.y, None, val, test, rho=1.0, num_members=S,
+                             **student_kwargs)
+    return {"teachers": [t[:3] for t in teachers], "student_acc": kd["test_acc"].view(len(teachers), S),
+            "teacher_acc": teacher_acc.view(len(teachers), S), "no_kd": no_kd["test_acc"], "salience": salience,
+            "teacher_test_logits": test_logits}
 
 
 def _module_batches(n: int, batch_size: int, generator: torch.Generator):

@@ -20,6 +20,8 @@ import jupytext
 import nbformat
 import papermill as pm
 
+import mfh_lib
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ROOT / "chapters"
 GOLDENS = ROOT / "book" / "chapters"
@@ -78,7 +80,7 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=int, default=3600, help="per-cell timeout in seconds")
     args = parser.parse_args(argv)
     os.environ.setdefault("MFH_PROGRESS", "0")  # progress bars would land in the notebooks' outputs
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # spinning OpenMP threads starve a busy 2-core CPU
+    mfh_lib.use_reproducible_cpu_env()  # the kernels inherit it: goldens that reproduce on any x86-64 CPU
     names = args.chapters or chapter_names()
     # The ledger summarises every other chapter's results, so it always runs last.
     names = sorted(names, key=lambda n: n.endswith("claims_ledger"))

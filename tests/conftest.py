@@ -2,7 +2,8 @@
 
 nbval starts each notebook's kernel with this process's environment, so the variables set here
 reach the chapters too: no progress bars in outputs, and a throwaway results cache so nbval really
-re-computes instead of reading what an earlier run stored.
+re-computes instead of reading what an earlier run stored, and the CPU pins that make the goldens
+reproduce on any x86-64 CPU (mfh_lib.REPRODUCIBLE_CPU_ENV).
 """
 import json
 import os
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
+import mfh_lib
+
 os.environ["MFH_PROGRESS"] = "0"
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before any test module imports torch
+mfh_lib.use_reproducible_cpu_env()  # before any test module imports torch; the kernels inherit it
 os.environ.setdefault("MFH_CACHE_DIR", tempfile.mkdtemp(prefix="mfh-cache-"))
 os.environ.setdefault("PYTHONHASHSEED", "0")
 

@@ -1,6 +1,8 @@
 """Unit tests of mfh_lib's core: settings, cache, statistics, ledger, KD loss, seed-vectorised training."""
 import json
 import math
+import os
+import platform
 
 import numpy as np
 import pytest
@@ -221,3 +223,13 @@ def test_mvd_samples_share_decisive_columns():
     shared = list(spec.shared_columns)
     assert torch.equal(xa[..., shared], xb[..., shared])
     assert 0.3 < y.float().mean() < 0.7
+
+
+@pytest.mark.skipif(platform.machine().lower() not in ("x86_64", "amd64"), reason="the CPU pins are x86-64 only")
+def test_cpu_pins_reach_torch():
+    # conftest sets them before torch loads; a golden made on another CPU reproduces only if they hold
+    import mfh_lib
+
+    for name, value in mfh_lib.REPRODUCIBLE_CPU_ENV.items():
+        assert os.environ[name] == value
+    assert torch.backends.cpu.get_cpu_capability() in ("AVX2", "DEFAULT")

@@ -10,6 +10,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import pytest
+from papermill.translators import PythonTranslator
 
 from mfh_lib import claims, stats
 
@@ -44,6 +45,17 @@ def test_golden_fully_executed(source):
         assert cell.execution_count is not None, f"{source.stem}: code cell {index} was never executed"
         errors = [o for o in cell.outputs if o.output_type == "error"]
         assert not errors, f"{source.stem}: code cell {index} raised {errors[0].ename}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
+def test_parameters_cell_is_readable_by_papermill(source):
+    # papermill lists a chapter's parameters (`papermill --help-notebook`) only when it can parse every
+    # line; an "=" inside a comment is enough to make it skip the line with a warning
+    cells = [c for c in jupytext.read(source).cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, f"{source.name} needs exactly one cell tagged 'parameters'"
+    names = [line.split("=")[0].strip() for line in cells[0].source.splitlines() if line and not line.startswith("#")]
+    parsed = [p.name for p in PythonTranslator.inspect(cells[0])]
+    assert parsed == names, f"{source.name}: papermill reads parameters {parsed}, the cell assigns {names}"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)

@@ -110,3 +110,21 @@ def test_joint_training_and_students_run_and_learn():
     with pytest.raises(ConfigError):
         ranking.distill_students(lambda: models.MLP(4, [8], 3), xb, y, teacher[:3], (xb, y), (xb, y), rho=0.0,
                                  num_epochs=1, batch_size=None, lr=0.1, num_init=2)
+
+
+def test_nullified_teacher_study_shapes_and_consistency():
+    from mfh_lib.data.ravdess import load_ravdess_standin
+    from mfh_lib.training import member_accuracy
+
+    data = load_ravdess_standin(seed=0, clips_per_actor=12, standardize_b=True)
+    cfg = {"seeds": 2, "hidden_a": [16, 8], "hidden_b": [8], "joint_epochs": 2, "student_epochs": 2,
+           "batch_size": 64, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "rho": 0.0,
+           "num_permutations": 2, "ratios": [0.25, 0.5], "m_values": [1, 2], "m_ratio": 0.5}
+    out = ranking.nullified_teacher_study(data, cfg, use_cache=False)
+    num_teachers = 1 + len(ranking.NULLIFY_MODES) * len(cfg["ratios"]) + len(cfg["m_values"])
+    assert len(out["teachers"]) == num_teachers and out["teachers"][0] == ("regular", 0.0, 2)
+    assert out["student_acc"].shape == out["teacher_acc"].shape == (num_teachers, 2)
+    assert out["no_kd"].shape == (2,) and out["salience"].shape == (2, 8)
+    logits = out["teacher_test_logits"]
+    assert logits.shape == (num_teachers, 2, len(data.test), 8)
+    torch.testing.assert_close(member_accuracy(logits[3], data.test.y), out["teacher_acc"][3])
