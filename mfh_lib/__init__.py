@@ -25,7 +25,7 @@ def use_reproducible_cpu_env() -> None:
     """Set REPRODUCIBLE_CPU_ENV (and passive OpenMP waiting) unless already set.
 
     It acts only on processes that import torch afterwards: call it before torch is imported, e.g.
-    in the process that starts the chapters' kernels (tests/conftest.py, scripts/run_chapters.py).
+    in the process that starts the chapters' kernels (conftest.py, scripts/run_chapters.py).
     """
     # Spinning OpenMP threads starve a busy 2-core CPU (30-100x slower small ops); results are unchanged.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

@@ -1,5 +1,7 @@
 """Test-session settings shared by the unit tests and nbval.
 
+At the repository root so that every pytest run gets them, `pytest --nbval book/chapters` alone included.
+
 nbval starts each notebook's kernel with this process's environment, so the variables set here
 reach the chapters too: no progress bars in outputs, and a throwaway results cache so nbval really
 re-computes instead of reading what an earlier run stored, and the CPU pins that make the goldens
@@ -19,7 +21,7 @@ mfh_lib.use_reproducible_cpu_env()  # before any test module imports torch; the 
 os.environ.setdefault("MFH_CACHE_DIR", tempfile.mkdtemp(prefix="mfh-cache-"))
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "book" / "_results"
 
 
