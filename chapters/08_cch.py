@@ -553,13 +553,15 @@ display(real_comparison.round(2))
 
 fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
 kinds = real_table["teacher"].to_numpy()
+axis_labels = {"CCH gap": "CCH gap (nats)", "MFH-side mfh_shared": "MFH-side mfh_shared (R²)",
+               "teacher accuracy": "teacher test accuracy (%)"}
 for ax, (name, values) in zip(axes, real_criteria.items()):
     for kind in dict.fromkeys(kinds):
         rows = kinds == kind
         ax.errorbar(values[rows], real_gain.mean(1)[rows], yerr=real_gain.std(1, ddof=1)[rows], fmt="o",
                     capsize=3, label=kind)
     ax.axhline(0, color="grey", lw=0.8)
-    ax.set(xlabel=name)
+    ax.set(xlabel=axis_labels[name])
 axes[0].set_ylabel("student gain over no KD (accuracy points)")
 axes[0].legend(fontsize=8)
 plotting.finish(fig, f"RAVDESS ({'real features' if data_dir else 'stand-in'}): student gain against three criteria")
