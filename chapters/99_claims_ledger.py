@@ -13,19 +13,28 @@
 # %% [markdown]
 # # Claims ledger
 #
-# Every claim the chapters test, with the paper's number beside ours. The paper's numbers come
-# from `mfh_lib/paper_numbers/*.json` (typed once from the papers); everything in the "ours"
-# columns was written by the chapters when they ran (`book/_results/*.json`): nothing here is typed
-# in. A verdict is computed in its chapter from per-seed statistics:
+# Every claim the chapters test, paper beside ours, grouped by paper and by the chapter that
+# reproduces its section. What each claim's test is — the statistic, its direction or margin, the
+# unit of replication, the interval, the preconditions — was declared before any run, beside the
+# paper's numbers in `mfh_lib/paper_numbers/*.json`; the chapters measured and the evidence engine
+# (`mfh_lib.evidence`) decided. Nothing in the "ours" column is typed in: it was written by the
+# chapters when they ran (`book/_results/*.json`).
 #
-# - **reproduced**: the claimed effect is there and its 95% CI excludes the opposite;
-# - **partly**: the effect has the claimed sign but the CI includes no effect (or only some
-#   settings reproduce);
-# - **not reproduced**: the effect is absent or reversed;
-# - **not testable**: the experiment cannot be run faithfully here (the "why" column says what is missing).
+# - **reproduced**: the 95% interval excludes "no effect" on the claimed side and, where the paper's
+#   size is comparable, agrees with it (or an equivalence/value claim lies inside its declared margin);
+# - **direction only**: significant in the claimed direction, but the size disagrees with the paper's;
+# - **inconclusive**: the interval contains both no effect and the claimed effect — not enough data.
+#   The details give the smallest effect this run could have detected and the replicates that would
+#   resolve the claim;
+# - **contradicted**: the interval lies on the other side of the null, outside an equivalence margin,
+#   or (where declared) excludes every effect of practical size;
+# - **not testable**: the reason is given; a failed precondition (the teacher does not beat the
+#   student, say) makes a claim not testable automatically.
 #
-# Absolute numbers made on a stand-in or on substitute data (the "data" column) are not comparable
-# with the paper's; such rows are judged on the direction of the claim, not on the value.
+# The paper's claims, our own questions (labelled *ours*), and the checks (identities and
+# by-construction facts that pass or fail and are never counted as reproduced claims) are kept apart.
+# Absolute numbers measured on a stand-in or on substitute data are not comparable with the
+# paper's; such rows are "not testable" and the relations are tested instead.
 
 # %% tags=["parameters"]
 results_dir = None  # None: book/_results (or $MFH_RESULTS_DIR)
@@ -34,30 +43,56 @@ results_dir = None  # None: book/_results (or $MFH_RESULTS_DIR)
 from pathlib import Path
 
 import pandas as pd
-from IPython.display import HTML, Markdown, display
+from IPython.display import HTML, display
 
-from mfh_lib import claims
+from mfh_lib import claims, evidence
 
 results_path = Path(results_dir) if results_dir else claims.results_dir()
 rows = claims.load_all_results(results_path)
 if not rows:
     raise FileNotFoundError(f"no chapter results in {results_path}; run the chapters first (make notebooks)")
-pd.set_option("display.max_colwidth", None)
+ledger = pd.DataFrame(rows)
+ledger["paper"] = ledger["chapter"].map(claims.paper_of_chapter)
+claim_rows = ledger[ledger["category"] != evidence.CHECK]
+check_rows = ledger[ledger["category"] == evidence.CHECK]
 
 # %% [markdown]
 # ## Summary
+#
+# Verdicts of the papers' claims and of our questions, per paper; the checks apart.
 
 # %% tags=["hide-input"]
-ledger = pd.DataFrame(rows)
-summary = pd.crosstab(ledger["chapter"], ledger["verdict"], margins=True, margins_name="all")
-display(summary)
-profiles = ledger.groupby("chapter")["profile"].agg(lambda p: ", ".join(sorted(set(p))))
-print("profiles used:", "; ".join(f"{c}: {p}" for c, p in profiles.items()))
+counts = pd.crosstab([claim_rows["paper"], claim_rows["category"]], claim_rows["verdict"])
+counts = counts.reindex(columns=[v for v in evidence.VERDICTS if v in counts.columns])
+counts["all"] = counts.sum(axis=1)
+display(HTML(claims.counts_html(counts)))
+check_counts = check_rows["verdict"].value_counts().reindex([evidence.PASS, evidence.FAIL], fill_value=0)
+print(f"checks: {check_counts[evidence.PASS]} pass, {check_counts[evidence.FAIL]} fail")
+print("profiles:", "; ".join(f"{c}: {p}" for c, p in ledger.groupby("chapter")["profile"].first().items()))
 
 # %% [markdown]
-# ## Claims by chapter
+# ## The papers' claims
+#
+# One headline row per claim: the claim in words, the paper's number, ours with its 95% interval,
+# the verdict. Open a row for the declared test, the interval method and unit, the preconditions
+# and, for an inconclusive claim, what it would take.
 
 # %% tags=["hide-input", "full-width"]
-for chapter, chapter_rows in ledger.groupby("chapter", sort=True):
-    display(Markdown(f"**{chapter}**"))
-    display(HTML(claims.ledger_frame(chapter_rows.to_dict("records")).to_html(index=False)))
+display(HTML(claims.ledger_html(claim_rows[claim_rows["category"] == evidence.PAPER].to_dict("records"))))
+
+# %% [markdown]
+# ## Our questions
+#
+# Questions the papers do not ask (controls, mechanisms, extensions), labelled as ours.
+
+# %% tags=["hide-input", "full-width"]
+display(HTML(claims.ledger_html(claim_rows[claim_rows["category"] == evidence.OURS].to_dict("records"))))
+
+# %% [markdown]
+# ## Checks
+#
+# Mathematical identities, by-construction facts and sanity bounds: they pass or fail; none of them
+# is a reproduced claim.
+
+# %% tags=["hide-input", "full-width"]
+display(HTML(claims.checks_html(check_rows.to_dict("records"))))

@@ -87,14 +87,6 @@ def test_summary_golden():
     assert stats.mean_std([1, 2, 3, 4]) == "2.50 ± 1.29"
 
 
-def test_verdicts():
-    assert stats.verdict_for_difference([1.0, 1.2, 0.9, 1.1])[0] == stats.REPRODUCED
-    assert stats.verdict_for_difference([-1.0, -1.2, -0.9, -1.1])[0] == stats.NOT_REPRODUCED
-    assert stats.verdict_for_difference([1.0, -0.8, 0.5, -0.2])[0] == stats.PARTLY
-    assert stats.verdict_for_difference([-1.0, -1.2, -0.9], direction=-1)[0] == stats.REPRODUCED
-    assert stats.verdict_for_difference([0.4, 0.4])[0] == stats.PARTLY  # two seeds: never conclusive
-
-
 def test_spearman_over_seeds():
     x = np.arange(6)
     rng = np.random.default_rng(0)
@@ -108,22 +100,20 @@ def test_spearman_over_seeds():
 def test_ledger_roundtrip(tmp_path, monkeypatch):
     monkeypatch.setattr(claims, "PAPER_DIR", tmp_path)
     monkeypatch.setenv(claims.RESULTS_ENV_VAR, str(tmp_path / "results"))
-    (tmp_path / "demo.json").write_text(json.dumps({"c1": {"source": "Tab. 1", "setting": "s", "statement": "x > y",
-                                                           "paper_value": 61.0, "paper_std": None, "unit": "%"}}))
+    (tmp_path / "demo.json").write_text(json.dumps({"c1": {
+        "category": "paper", "source": "Tab. 1", "setting": "s", "statement": "x > y", "paper_value": 61.0,
+        "paper_std": None, "unit": "%", "test": {"kind": "not testable", "reason": "absolute number on a stand-in"}}}))
     ledger = claims.Ledger("demo", "quick", "stand-in")
-    with pytest.raises(KeyError, match="not in paper_numbers"):
-        ledger.record("c2", [1.0], stats.REPRODUCED)
-    with pytest.raises(ValueError, match="verdict must be"):
-        ledger.record("c1", [1.0], "yes")
-    ledger.record("c1", [60.0, 62.0], stats.PARTLY, "CI includes 0")
+    ledger.test("c1", [60.0, 62.0])  # t_{0.975,1} = 12.706, se = 1: [48.29, 73.71]
     ledger.save()
     rows = claims.load_all_results()
-    assert rows[0]["ours_mean"] == 61.0 and rows[0]["n_seeds"] == 2 and rows[0]["verdict"] == "partly"
+    assert rows[0]["estimate"]["point"] == 61.0 and rows[0]["estimate"]["n"] == 2
+    assert rows[0]["verdict"] == "not testable" and rows[0]["reason"] == "absolute number on a stand-in"
     frame = claims.ledger_frame(rows)
-    assert frame.loc[0, "paper"] == "61.00" and frame.loc[0, "ours (mean ± std)"] == "61.00 ± 1.41"
-    assert frame.loc[0, "claim"] == "Tab. 1: s"
+    assert frame.loc[0, "paper"] == "61.00" and frame.loc[0, "ours [95% CI]"] == "61.00 [48.29, 73.71]"
     # rows read back through pandas carry NaN, not None, for a missing paper std
     assert claims.ledger_frame([{**rows[0], "paper_std": float("nan")}]).loc[0, "paper"] == "61.00"
+    assert "verdict-not-testable" in claims.ledger_html(rows)
 
 
 # --- losses -----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from papermill.translators import PythonTranslator
 
-from mfh_lib import claims, stats
+from mfh_lib import claims, evidence
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "chapters").glob("*.py"))
@@ -67,11 +67,17 @@ def test_chapter_in_toc(source):
 def test_chapter_results_reached_ledger(source):
     path = claims.results_dir() / f"{source.stem}.json"
     assert path.exists(), f"{source.stem} wrote no results to the claims ledger ({path})"
-    rows = json.loads(path.read_text())["claims"]
+    payload = json.loads(path.read_text())
+    rows = payload["claims"]
     assert rows, f"{source.stem} recorded no claims"
-    paper = claims.paper_claims(source.stem)
+    declared = claims.paper_claims(source.stem)
+    assert {r["claim_id"] for r in rows} == set(declared), f"{source.stem}: results and declarations differ"
+    assert payload.get("provenance", {}).get("profile"), f"{source.stem}: results carry no provenance"
     for row in rows:
-        assert row["claim_id"] in paper
-        assert row["verdict"] in stats.VERDICTS
+        assert row["category"] == declared[row["claim_id"]]["category"]
+        if row["category"] == evidence.CHECK:
+            assert row["verdict"] in (evidence.PASS, evidence.FAIL)
+        else:
+            assert row["verdict"] in evidence.VERDICTS
+            assert row["test_text"] and row["reason"], f"{source.stem}:{row['claim_id']} has no test or reason"
         assert row["data_source"], f"{source.stem}:{row['claim_id']} does not say which data made it"
-        assert row["n_seeds"] >= 1
