@@ -3,12 +3,17 @@
 At the repository root so that every pytest run gets them, `pytest --nbval book/chapters` alone included.
 
 nbval starts each notebook's kernel with this process's environment, so the variables set here
-reach the chapters too: no progress bars in outputs, and a throwaway results cache so nbval really
-re-computes instead of reading what an earlier run stored, and the CPU pins that make the goldens
-reproduce on any x86-64 CPU (mfh_lib.REPRODUCIBLE_CPU_ENV).
+reach the chapters too: no progress bars in outputs; a throwaway results cache so nbval really
+re-computes instead of reading what an earlier run stored; a throwaway copy of book/_results, so
+re-executed chapters (and the ledger chapter that reads them) never rewrite the tracked results; and
+the CPU pins that make the goldens reproduce on any x86-64 CPU (mfh_lib.REPRODUCIBLE_CPU_ENV).
+Folders this session created are removed when it ends; folders named by the caller
+(MFH_CACHE_DIR, MFH_RESULTS_DIR) are left alone. nbval applies tests/nbval_sanitize.cfg unless
+another sanitizer file is named.
 """
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -16,13 +21,42 @@ import pytest
 
 import mfh_lib
 
-os.environ["MFH_PROGRESS"] = "0"
-mfh_lib.use_reproducible_cpu_env()  # before any test module imports torch; the kernels inherit it
-os.environ.setdefault("MFH_CACHE_DIR", tempfile.mkdtemp(prefix="mfh-cache-"))
-os.environ.setdefault("PYTHONHASHSEED", "0")
-
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "book" / "_results"
+SANITIZE_CFG = ROOT / "tests" / "nbval_sanitize.cfg"
+_SESSION_DIRS = []  # temp folders made here, removed at the end of the session
+
+
+def _session_dir(variable: str, prefix: str, copy_of: Path | None = None) -> None:
+    """Point ``variable`` at a fresh temp folder (a copy of ``copy_of``) unless the caller set it."""
+    if os.environ.get(variable):
+        return
+    folder = tempfile.mkdtemp(prefix=prefix)
+    if copy_of is not None and copy_of.is_dir():
+        shutil.copytree(copy_of, folder, dirs_exist_ok=True)
+    _SESSION_DIRS.append(folder)
+    os.environ[variable] = folder
+
+
+os.environ["MFH_PROGRESS"] = "0"
+mfh_lib.use_reproducible_cpu_env()  # before any test module imports torch; the kernels inherit it
+_session_dir("MFH_CACHE_DIR", "mfh-cache-")
+_session_dir("MFH_RESULTS_DIR", "mfh-results-", copy_of=RESULTS)
+os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+def pytest_configure(config):
+    # nbval: Styler ids, memory addresses and timings differ between runs; sanitize them by default
+    option = config.option
+    nbval_on = getattr(option, "nbval", False) or getattr(option, "nbval_lax", False)
+    named = getattr(option, "nbval_sanitize_with", None) or getattr(option, "sanitize_with", None)
+    if nbval_on and not named:
+        option.nbval_sanitize_with = str(SANITIZE_CFG)
+
+
+def pytest_unconfigure(config):
+    for folder in _SESSION_DIRS:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def golden_used_real_data(notebook: Path) -> bool:

@@ -8,8 +8,11 @@ Every chapter calls these the same way, so a reader learns them once:
 """
 from __future__ import annotations
 
+import json
+import math
 import os
 import random
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -26,7 +29,7 @@ class ConfigError(ValueError):
 
 def select_profile(profiles: Mapping[str, Mapping[str, Any]], name: str) -> dict:
     """Return a copy of ``profiles[name]`` or raise a ConfigError listing the valid names."""
-    if name not in profiles:
+    if not isinstance(name, str) or name not in profiles:
         raise ConfigError(
             f"unknown profile {name!r}; choose one of {sorted(profiles)} "
             "(set the `profile` parameter, e.g. papermill -p profile quick)"
@@ -49,6 +52,8 @@ def seed_everything(seed: int) -> torch.Generator:
 
 def pick_device(device: str = "auto") -> torch.device:
     """'auto' -> CUDA when available, else CPU. An explicit name is validated."""
+    if not isinstance(device, str):
+        raise ConfigError(f"device must be a string ('auto', 'cpu' or 'cuda[:N]'), got {device!r}")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -64,6 +69,8 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path | None:
     Order: the explicit parameter, then the ``MFH_DATA_DIR`` environment variable, then None.
     A named directory that does not exist is an error (silently falling back would mislabel tables).
     """
+    if data_dir is not None and not isinstance(data_dir, (str, os.PathLike)):
+        raise ConfigError(f"data_dir must be a folder path (string) or None, got {data_dir!r}")
     chosen = data_dir if data_dir not in (None, "") else os.environ.get(DATA_ENV_VAR) or None
     if chosen is None:
         return None
@@ -90,9 +97,72 @@ def require_subdir(data_dir: Path, name: str, expected: str) -> Path:
 
 def check_unit_interval(name: str, value: float) -> float:
     """Raise a ConfigError unless 0 <= value <= 1 (gamma, rho, shares, ...)."""
-    if not 0.0 <= float(value) <= 1.0:
-        raise ConfigError(f"{name} must lie in [0, 1], got {value}")
-    return float(value)
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan  # not a number: fails the range check below with the same message
+    if not 0.0 <= number <= 1.0:
+        raise ConfigError(f"{name} must lie in [0, 1], got {value!r}")
+    return number
+
+
+def check_setting(name: str, value: Any, like: Any, *, minimum: float | None = None) -> Any:
+    """``value`` checked against ``like`` (the profile's value of the setting), converted to its type.
+
+    The type follows ``like``: a bool stays a bool; an int setting (seeds, sizes, epochs) takes whole
+    numbers only; a float setting takes finite real numbers (ints become floats); a string stays a
+    string; a list keeps its element type (checked against the profile's elements) and is not
+    empty; a dict takes the profile's keys. ``minimum``: the smallest allowed number (lists: per
+    element). A mismatch raises a ConfigError naming the setting, the value and what was expected.
+    """
+    def fail(expected: str):
+        raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected {expected} "
+                          f"(the profile's value is {json.dumps(like)})")
+
+    bound = "" if minimum is None else f" >= {minimum:g}"
+    below = minimum is not None and isinstance(value, Real) and value < minimum
+    if isinstance(like, bool):
+        if not isinstance(value, bool):
+            fail("true or false")
+        return value
+    if isinstance(like, Integral):
+        if isinstance(value, bool) or not isinstance(value, Integral) or below:
+            fail(f"a whole number{bound}")
+        return int(value)
+    if isinstance(like, Real):
+        if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or below:
+            fail(f"a finite number{bound}")
+        return float(value)
+    if isinstance(like, str):
+        if not isinstance(value, str):
+            fail("a string")
+        return value
+    if isinstance(like, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or (like and not value):
+            fail(f"a non-empty list like {json.dumps(like)}")
+        if not like:
+            return list(value)
+        # the element type: float when the profile mixes ints and floats, else that of its elements
+        element = next((x for x in like if isinstance(x, float)), like[0])
+        return [check_setting(f"{name}[{i}]", item, element, minimum=minimum) for i, item in enumerate(value)]
+    if isinstance(like, Mapping):
+        if not isinstance(value, Mapping) or set(value) - set(like):
+            fail(f"a mapping with keys among {sorted(like)}")
+        return {**like, **{k: check_setting(f"{name}[{k!r}]", v, like[k]) for k, v in value.items()}}
+    return value
+
+
+def _lower_bound(values: list) -> float | None:
+    """The range a setting's profiles imply: counts >= 1 stay >= 1, non-negative numbers stay >= 0."""
+    numbers = []
+    for value in values:
+        items = value if isinstance(value, (list, tuple)) else [value]
+        numbers += [x for x in items if isinstance(x, Real) and not isinstance(x, bool)]
+    if not numbers:
+        return None
+    if all(isinstance(x, Integral) for x in numbers) and min(numbers) >= 1:
+        return 1
+    return 0 if min(numbers) >= 0 else None
 
 
 CONFIG_DIR = REPO_ROOT / "chapters" / "configs"
@@ -102,15 +172,20 @@ def load_profile(chapter: str, profile: str, **overrides) -> dict:
     """The ``profile`` section of ``chapters/configs/<chapter>.json``, with non-None overrides applied.
 
     Overrides are the chapter's own parameters (e.g. ``seeds=3``): None means "use the profile's".
+    Each is checked by :func:`check_setting` against the profile's value, with the range every
+    profile of the file implies (e.g. ``seeds`` >= 1 because all profiles use positive counts), so
+    ``-p seeds -1`` or ``-p delta abc`` stop here with an error naming the setting.
     """
-    import json
-
     path = CONFIG_DIR / f"{chapter}.json"
     if not path.exists():
         raise ConfigError(f"no settings file for chapter {chapter!r}: expected {path}")
-    cfg = select_profile(json.loads(path.read_text()), profile)
+    profiles = json.loads(path.read_text())
+    cfg = select_profile(profiles, profile)
     unknown = [k for k, v in overrides.items() if v is not None and k not in cfg]
     if unknown:
         raise ConfigError(f"unknown setting(s) {unknown} for chapter {chapter!r}; known: {sorted(cfg)}")
-    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    for key, value in overrides.items():
+        if value is not None:
+            bound = _lower_bound([p[key] for p in profiles.values() if key in p])
+            cfg[key] = check_setting(key, value, cfg[key], minimum=bound)
     return cfg

@@ -13,6 +13,7 @@ they act as label noise for both.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 
 import torch
 
@@ -28,10 +29,16 @@ class MVDSpec:
     J2: tuple[int, ...]
 
     def __post_init__(self):
+        def is_int(value):  # bool is an Integral too, but True is not an index
+            return isinstance(value, Integral) and not isinstance(value, bool)
+
         for name, dim in (("d1", self.d1), ("d2", self.d2), ("d", self.d)):
-            if int(dim) < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {dim}")
+            if not is_int(dim) or dim < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {dim!r}")
         for name, J, du, dname in (("J1", self.J1, self.d1, "d1"), ("J2", self.J2, self.d2, "d2")):
+            not_int = [j for j in J if not is_int(j)]
+            if not_int:
+                raise ConfigError(f"{name} indices must be integers (positions in x*), got {not_int}")
             if len(set(J)) != len(J):
                 raise ConfigError(f"{name} has repeated indices: {J}")
             bad = [j for j in J if not 0 <= j < min(self.d, du)]

@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 
 from ..config import ConfigError
-from . import MultimodalDataset, MultimodalSplit
+from . import MultimodalDataset, MultimodalSplit, open_hdf5, require_rows, validate_array
 
 SUBDIR = "mmimdb"
 FILENAME = "multimodal_imdb.hdf5"
@@ -60,6 +60,9 @@ def genre_columns(genres) -> list[int]:
         return list(range(len(GENRES)))
     if isinstance(genres, str):
         genres = [genres]
+    if not isinstance(genres, (list, tuple)) or not all(isinstance(g, str) for g in genres):
+        raise ConfigError(f"genres must be a genre name or a list of names from mfh_lib.data.mmimdb.GENRES, "
+                          f"got {genres!r}")
     lookup = {g.lower(): i for i, g in enumerate(GENRES)}
     unknown = [g for g in genres if g.lower() not in lookup]
     if unknown or not genres:
@@ -84,33 +87,39 @@ def load_mmimdb(data_dir, *, seed: int = 0, genres=PAPER_GENRES, split=None, sta
 
 
 def read_hdf5(path: Path, columns: list[int], names: tuple[str, ...], split: dict) -> MultimodalDataset:
-    import h5py
     import numpy as np
 
     if not path.exists():
         raise ConfigError(f"{str(path)!r} not found; put MM-IMDB's {FILENAME} (Arevalo et al. / MultiBench) "
                           f"in the {SUBDIR}/ folder of $MFH_DATA_DIR, or remove that folder to use the stand-in")
-    with h5py.File(path, "r") as f:
+    layout = (f"keys {TEXT_KEY!r} (N,300), {IMAGE_KEY!r} (N,4096) finite features and {LABEL_KEY!r} (N,23) 0/1 "
+              "labels as in MultiBench's multimodal_imdb.hdf5")
+    with open_hdf5(path, f"MM-IMDB's {FILENAME} with {layout}") as f:
         missing = [k for k in (TEXT_KEY, IMAGE_KEY, LABEL_KEY) if k not in f]
         if missing:
-            raise ConfigError(f"{str(path)!r} lacks dataset(s) {missing}; expected keys {TEXT_KEY!r} (N,300), "
-                              f"{IMAGE_KEY!r} (N,4096), {LABEL_KEY!r} (N,23) as in MultiBench's multimodal_imdb.hdf5")
+            raise ConfigError(f"{str(path)!r} lacks dataset(s) {missing}; expected {layout}")
         n = f[LABEL_KEY].shape[0]
-        if f[LABEL_KEY].ndim != 2 or f[LABEL_KEY].shape[1] != len(GENRES):
-            raise ConfigError(f"{LABEL_KEY!r} has shape {f[LABEL_KEY].shape}; expected (N, {len(GENRES)}) multi-hot")
-        for key in (TEXT_KEY, IMAGE_KEY):
-            if f[key].ndim != 2 or f[key].shape[0] != n:
-                raise ConfigError(f"{key!r} has shape {f[key].shape}; expected ({n}, D) row-aligned with {LABEL_KEY!r}")
+        expected_shapes = {LABEL_KEY: (n, len(GENRES)), TEXT_KEY: (n, "D_text"), IMAGE_KEY: (n, "D_image")}
+        for key, shape in expected_shapes.items():
+            if f[key].ndim != 2 or f[key].shape[0] != n or (key == LABEL_KEY and f[key].shape[1] != len(GENRES)):
+                raise ConfigError(f"{str(path)!r}: field {key!r} has shape {f[key].shape}; expected {shape} "
+                                  f"(row-aligned with {LABEL_KEY!r}); {layout}")
         for part in ("train", "val", "test"):
             start, stop = split.get(part, (0, -1))
             if not 0 <= start < stop <= n:
                 raise ConfigError(f"split {part!r} = {split.get(part)} does not fit a file of {n} rows; "
                                   f"pass split={{'train': (start, stop), ...}} matching the file")
+        # training statistics standardise every split: one row gives no standard deviation
+        require_rows("train", split["train"][1] - split["train"][0], 2, file=path,
+                     why="features are standardised with its std; widen split['train']")
         parts = {}
         for part in ("train", "val", "test"):
             start, stop = split[part]
-            parts[part] = [torch.from_numpy(np.asarray(f[key][start:stop], dtype=np.float32))
-                           for key in (IMAGE_KEY, TEXT_KEY, LABEL_KEY)]
+            arrays = [np.asarray(f[key][start:stop], dtype=np.float32) for key in (IMAGE_KEY, TEXT_KEY, LABEL_KEY)]
+            for key, values in zip((IMAGE_KEY, TEXT_KEY), arrays):
+                validate_array(key, values, file=path, fix=f"expected {layout}")
+            validate_array(LABEL_KEY, arrays[2], file=path, integer=True, low=0, high=1, fix=f"expected {layout}")
+            parts[part] = [torch.from_numpy(values) for values in arrays]
     # Standardise each modality with the training split's statistics only.
     stats = [(x.mean(0), x.std(0).clamp_min(1e-6)) for x in parts["train"][:2]]
     splits = {

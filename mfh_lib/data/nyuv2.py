@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 
 from ..config import ConfigError, check_unit_interval, require_subdir
-from . import MultimodalDataset, MultimodalSplit
+from . import MultimodalDataset, MultimodalSplit, open_hdf5, require_rows, validate_array
 
 IGNORE_INDEX = 255
 NYU_SUBDIR = "nyuv2"
@@ -72,7 +72,11 @@ def load_meta(meta_dir: Path) -> dict:
         if key not in store:
             raise ConfigError(f"{key!r} not found in the NYU meta files under {meta_dir}; use the original "
                               "splits.mat / classMapping40.mat")
-    map_class = np.asarray(mapping["mapClass"]).reshape(-1).astype(np.int64)
+    fix = "use the original splits.mat / classMapping40.mat from github.com/ankurhanda/nyuv2-meta-data"
+    map_class = validate_array("mapClass", np.asarray(mapping["mapClass"]).reshape(-1), file=meta_dir / "classMapping40.mat",
+                               shape=(NUM_RAW_CLASSES,), integer=True, low=1, high=40, fix=fix).astype(np.int64)
+    for key in ("trainNdxs", "testNdxs"):
+        validate_array(key, np.asarray(splits[key]).reshape(-1), file=meta_dir / "splits.mat", integer=True, low=1, fix=fix)
     # raw label 0 (unlabelled) -> ignore; raw c in 1..894 -> mapClass[c-1] in 1..40 -> 0-based 0..39
     lookup = np.concatenate([[IGNORE_INDEX], map_class - 1]).astype(np.int64)
     names = [str(np.asarray(n).reshape(-1)[0]) for n in np.asarray(mapping["className"]).reshape(-1)]
@@ -98,14 +102,7 @@ def _dataset(handle, name: str, ndim: int):
 def read_labeled_mat(path: Path, indices=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Frames ``indices`` (0-based; all when None) as images (n,3,H,W) uint8, depths (n,H,W) float32,
     raw labels (n,H,W) int64, with MATLAB's axis reversal undone."""
-    import h5py
-
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise ConfigError(f"cannot read {path} as HDF5; expected the MATLAB v7.3 file {NYU_MAT_NAME} "
-                          "from the NYU Depth V2 website") from err
-    with handle:
+    with open_hdf5(path, f"the MATLAB v7.3 file {NYU_MAT_NAME} from the NYU Depth V2 website") as handle:
         images, depths, labels = _dataset(handle, "images", 4), _dataset(handle, "depths", 3), _dataset(handle, "labels", 3)
         n = images.shape[0]
         if images.shape[1] != 3 or depths.shape != images.shape[:1] + images.shape[2:] or labels.shape != depths.shape:
@@ -123,6 +120,10 @@ def read_labeled_mat(path: Path, indices=None) -> tuple[np.ndarray, np.ndarray, 
         imgs = np.stack([images[i].transpose(0, 2, 1) for i in indices])
         deps = np.stack([depths[i].T for i in indices]).astype(np.float32)
         labs = np.stack([labels[i].T for i in indices]).astype(np.int64)
+    fix = f"expected the official {NYU_MAT_NAME}: images uint8 0..255, depths in metres, labels 0..{NUM_RAW_CLASSES}"
+    validate_array("images", imgs, file=path, low=0, high=255, fix=fix)
+    validate_array("depths", deps, file=path, low=0, fix=fix)
+    validate_array("labels", labs, file=path, low=0, high=NUM_RAW_CLASSES, fix=fix)
     return imgs, deps, labs
 
 
@@ -165,6 +166,10 @@ def load_nyuv2(data_dir: Path, image_size=(240, 320), num_val: int = 0, chunk_si
     train_idx = meta["train_idx"]
     splits_idx = {"train": train_idx[: len(train_idx) - num_val], "val": train_idx[len(train_idx) - num_val:],
                   "test": meta["test_idx"]}
+    # training statistics normalise every split: one frame gives no standard deviation
+    require_rows("train", len(splits_idx["train"]), 2, file=f"{META_SUBDIR}/splits.mat with num_val={num_val}",
+                 why="inputs are standardised with its per-channel std; lower num_val")
+    require_rows("test", len(splits_idx["test"]), 1, file=f"{META_SUBDIR}/splits.mat", why="mIoU is measured on it")
     lookup = torch.as_tensor(meta["label_lookup"])
     splits = {}
     for name, idx in splits_idx.items():
@@ -173,7 +178,7 @@ def load_nyuv2(data_dir: Path, image_size=(240, 320), num_val: int = 0, chunk_si
             imgs, deps, labs = read_labeled_mat(mat, idx[start:start + chunk_size])
             rgb = torch.as_tensor(imgs).float() / 255
             depth = torch.as_tensor(deps)[:, None]
-            labels = lookup[torch.as_tensor(labs).clamp(0, NUM_RAW_CLASSES)]
+            labels = lookup[torch.as_tensor(labs)]
             parts.append(_resize(rgb, depth, labels, image_size))
         splits[name] = tuple(torch.cat(tensors) for tensors in zip(*parts))
     return _make_dataset(splits["train"], splits["val"], splits["test"], num_classes=40,

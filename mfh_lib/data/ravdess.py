@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from ..config import ConfigError, require_subdir
-from . import MultimodalDataset, MultimodalSplit
+from . import MultimodalDataset, MultimodalSplit, read_numpy, read_wav, require_rows, validate_array, validate_rows
 
 NUM_CLASSES = 8
 NUM_ACTORS = 24
@@ -74,8 +74,10 @@ def _standardize(train: np.ndarray, *others: np.ndarray):
 
 
 def _dataset(a, b, y, actors, *, seed, num_val_actors, num_test_actors, standardize_b, source,
-             ground_truth=None) -> MultimodalDataset:
+             ground_truth=None, file="the generated stand-in") -> MultimodalDataset:
     train, val, test = actor_split(actors, seed, num_val_actors, num_test_actors)
+    # training statistics standardise every split: one clip gives no standard deviation
+    require_rows("train", int(train.sum()), 2, file=file, why="the features are standardised with its std")
     a_tr, a_va, a_te = _standardize(a[train], a[val], a[test])
     b_tr, b_va, b_te = _standardize(b[train], b[val], b[test]) if standardize_b else (b[train], b[val], b[test])
 
@@ -104,16 +106,16 @@ def load_ravdess(data_dir: Path | str | None, *, seed: int = 0, num_val_actors: 
     path = folder / FEATURES_FILE
     if not path.exists():
         raise ConfigError(f"{str(path)!r} not found; expected the paired feature file {FEATURES_FILE} in {str(folder)!r}")
-    with np.load(path) as z:
-        missing = {"mfcc", "au", "emotion", "actor"} - set(z.files)
-        if missing:
-            raise ConfigError(f"{str(path)!r} lacks arrays {sorted(missing)}; re-create it with mfcc, au, emotion, actor")
-        a, b = z["mfcc"].astype(np.float64), z["au"].astype(np.float64)
-        y, actors = z["emotion"].astype(np.int64) - 1, z["actor"].astype(np.int64)
-    if y.min() < 0 or y.max() >= NUM_CLASSES:
-        raise ConfigError(f"emotion codes must be 1..8 in {str(path)!r}, found {y.min() + 1}..{y.max() + 1}")
+    fix = "expected mfcc (N, D_a) and au (N, D_b) finite features, emotion 1..8 and actor ids >= 1 per clip"
+    raw = read_numpy(path, ["mfcc", "au", "emotion", "actor"], expected=f"arrays mfcc, au, emotion, actor ({fix})")
+    a = validate_array("mfcc", raw["mfcc"], file=path, shape=("N", "D_a"), fix=fix).astype(np.float64)
+    b = validate_array("au", raw["au"], file=path, shape=("N", "D_b"), fix=fix).astype(np.float64)
+    y = validate_array("emotion", raw["emotion"], file=path, shape=("N",), integer=True, low=1, high=NUM_CLASSES,
+                       fix=fix).astype(np.int64) - 1
+    actors = validate_array("actor", raw["actor"], file=path, shape=("N",), integer=True, low=1, fix=fix).astype(np.int64)
+    validate_rows(path, mfcc=a, au=b, emotion=y, actor=actors)
     return _dataset(a, b, y, actors, seed=seed, num_val_actors=num_val_actors, num_test_actors=num_test_actors,
-                    standardize_b=standardize_b, source=REAL_SOURCE)
+                    standardize_b=standardize_b, source=REAL_SOURCE, file=path)
 
 
 # ----------------------------------------------------------------------------- original layout
@@ -137,17 +139,6 @@ def parse_ravdess_filename(name: str) -> dict[str, int]:
 def clip_key(fields: dict[str, int]) -> str:
     """Modality-free id (vocal-emotion-intensity-statement-repetition-actor) pairing a wav with its video."""
     return "-".join(f"{fields[k]:02d}" for k in FILENAME_FIELDS[1:])
-
-
-def read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """Mono float32 waveform in [-1, 1] and its sample rate (scipy reader: no audio backend needed)."""
-    from scipy.io import wavfile
-
-    rate, data = wavfile.read(path)
-    if np.issubdtype(data.dtype, np.integer):
-        data = data.astype(np.float32) / np.iinfo(data.dtype).max
-    data = data.astype(np.float32)
-    return (data.mean(axis=1) if data.ndim == 2 else data), int(rate)
 
 
 MFCC_STATISTICS = ("mean", "std", "min", "max", "q25", "median", "q75")
@@ -228,10 +219,17 @@ def read_ravdess_clips(root: Path | str, *, visual: str = "au", visual_dir: Path
         wave, rate = read_wav(wav)
         audio.append(mfcc_statistics(wave, rate))
         if visual == "au":
-            vis.append(openface_au_features(vpath))
+            features = validate_array("action units", openface_au_features(vpath), file=vpath, shape=("D",),
+                                      fix="expected finite OpenFace AU columns")
         else:
-            frames = np.load(vpath)
-            vis.append(frames[frames.shape[0] // 2] if frames.ndim == 4 else frames)
+            frames = read_numpy(vpath, expected="a uint8 frame array (H, W, 3) or (T, H, W, 3)")
+            features = frames[frames.shape[0] // 2] if frames.ndim == 4 else frames
+            validate_array("frame", features, file=vpath, shape=("H", "W", 3), low=0, high=255,
+                           fix="expected a uint8 RGB frame (H, W, 3) or frames (T, H, W, 3)")
+        if vis and features.shape != vis[0].shape:
+            raise ConfigError(f"{str(vpath)!r} has shape {features.shape} but earlier clips have {vis[0].shape}; "
+                              "every clip's visual data must have the same shape")
+        vis.append(features)
         keys.append(key)
         emotion.append(fields["emotion"])
         actor.append(fields["actor"])
@@ -252,7 +250,7 @@ def load_ravdess_original(root: Path | str, *, seed: int = 0, visual: str = "au"
         b = b.transpose(0, 3, 1, 2) / 255.0
     return _dataset(clips.audio, b, clips.emotion - 1, clips.actor, seed=seed, num_val_actors=num_val_actors,
                     num_test_actors=num_test_actors, standardize_b=visual == "au",
-                    source="RAVDESS (original files, our MFCC statistics)")
+                    source="RAVDESS (original files, our MFCC statistics)", file=root)
 
 
 # ------------------------------------------------------------------------------------ stand-in

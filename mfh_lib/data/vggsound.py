@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..config import ConfigError, require_subdir
-from . import MultimodalDataset, MultimodalSplit
+from . import MultimodalDataset, MultimodalSplit, read_numpy, require_rows, validate_array
 
 SUBDIR = "vggsound"
 STANDIN_SOURCE = "stand-in (synthetic tiny clips, planted modality-general/specific cues)"
@@ -37,14 +37,13 @@ REAL_SOURCE = "VGGSound (pre-extracted clips)"
 
 
 def read_clip(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(audio (F, T) float32, frames (T_v, H, W, 3) uint8) of one clip file."""
-    with np.load(path) as z:
-        if "audio" not in z.files or "frames" not in z.files:
-            raise ConfigError(f"{str(path)!r} must hold arrays 'audio' (F, T) and 'frames' (T_v, H, W, 3)")
-        audio, frames = z["audio"].astype(np.float32), z["frames"]
-    if audio.ndim != 2 or frames.ndim != 4 or frames.shape[-1] != 3:
-        raise ConfigError(f"{str(path)!r}: audio must be (F, T) and frames (T_v, H, W, 3); got {audio.shape}, {frames.shape}")
-    return audio, frames
+    """(audio (F, T) float32, frames (T_v, H, W, 3) uint8) of one clip file, validated."""
+    expected = "arrays 'audio' (F, T) finite float spectrogram and 'frames' (T_v, H, W, 3) uint8 RGB"
+    arrays = read_numpy(path, ["audio", "frames"], expected=expected)
+    audio = validate_array("audio", arrays["audio"], file=path, shape=("F", "T"), fix=f"expected {expected}")
+    frames = validate_array("frames", arrays["frames"], file=path, shape=("T_v", "H", "W", 3), integer=True,
+                            low=0, high=255, fix=f"expected {expected}")
+    return audio.astype(np.float32), frames
 
 
 def _video_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -67,6 +66,8 @@ def load_vggsound(data_dir: Path | str | None, *, seed: int = 0, val_fraction: f
     """
     if data_dir is None:
         return load_vggsound_standin(seed=seed, **(standin_kwargs or {}))
+    if not 0 <= val_fraction < 1:
+        raise ConfigError(f"val_fraction must lie in [0, 1) (some clips must train), got {val_fraction}")
     root = require_subdir(Path(data_dir), SUBDIR, "labels.csv and clips/<clip_id>.npz")
     labels_csv = root / "labels.csv"
     if not labels_csv.exists():
@@ -84,11 +85,20 @@ def load_vggsound(data_dir: Path | str | None, *, seed: int = 0, val_fraction: f
         chosen = [r for r in rows if r["split"].strip() == split]
         if not chosen:
             raise ConfigError(f"no '{split}' rows in {str(labels_csv)!r}; the split column must say train or test")
-        clips = [read_clip(root / "clips" / f"{r['clip_id']}.npz") for r in chosen]
+        paths = [root / "clips" / f"{r['clip_id']}.npz" for r in chosen]
+        clips = [read_clip(path) for path in paths]
+        for path, (audio, frames) in zip(paths, clips):
+            if audio.shape != clips[0][0].shape or frames.shape != clips[0][1].shape:
+                raise ConfigError(f"{str(path)!r} has audio {audio.shape} and frames {frames.shape} but "
+                                  f"{str(paths[0])!r} has {clips[0][0].shape} and {clips[0][1].shape}; every clip "
+                                  "must be extracted with the same spectrogram and frame sizes")
         audio = torch.as_tensor(np.stack([c[0] for c in clips]))[:, None]
         video = _video_tensor(np.stack([c[1] for c in clips]))
         parts[split] = (audio, video, torch.tensor([index[r["label"]] for r in chosen]))
     train_idx, val_idx = _split_val(len(parts["train"][2]), val_fraction, seed)
+    # the training clips' std standardises every spectrogram: one clip gives none
+    require_rows("train", len(train_idx), 2, file=labels_csv,
+                 why=f"spectrograms are standardised with its std; add train rows or lower val_fraction={val_fraction}")
     a, b, y = parts["train"]
     mean, std = a[train_idx].mean(), a[train_idx].std()  # one scalar: spectrogram bins share a scale
 
