@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-from . import models
+from . import controls, models
 from .cache import ResultsCache, progress
 from .config import ConfigError, check_unit_interval
 from .losses import kd_loss
@@ -202,14 +202,17 @@ def distill_students(make_student: Callable[[], nn.Module], train_b: torch.Tenso
                      teacher_logits: torch.Tensor | None, val, test, *, rho: float, num_epochs: int,
                      batch_size: int | None, lr: float, momentum: float = 0.9, optimizer: str = "sgd",
                      weight_decay: float = 0.0, temperature: float = 1.0, seed: int = 0, num_members: int | None = None,
-                     num_init: int | None = None, device="cpu", desc: str = "students") -> dict[str, torch.Tensor]:
+                     num_init: int | None = None, return_train_logits: bool = False, device="cpu",
+                     desc: str = "students") -> dict[str, torch.Tensor]:
     """Train one student per row of ``teacher_logits`` (S, N, C) with MFH eq. (1), all at once.
 
     ``teacher_logits=None`` (with rho = 1) trains ``num_members`` students without KD. ``val`` and
     ``test`` are (b, y) pairs. As in the authors' code the reported accuracy is the test accuracy at
     the epoch of best validation accuracy (per member). With ``num_init`` (the number of seeds),
     member j starts from the initialisation of seed j % num_init, so students of different teachers
-    but the same seed differ only by their teacher and batch order. Returns {"test_acc", "val_acc"} of shape (S,).
+    but the same seed differ only by their teacher and batch order. Returns {"test_acc", "val_acc"} of shape (S,),
+    and with ``return_train_logits`` also "train_logits" (S, N, C): each member's logits on ``train_b`` at its
+    best-validation epoch (the teacher of a born-again control).
     """
     S = teacher_logits.shape[0] if teacher_logits is not None else num_members
     students = Ensemble(make_student, num_init or S, seed=seed, device=device)
@@ -235,20 +238,28 @@ def distill_students(make_student: Callable[[], nn.Module], train_b: torch.Tenso
 
     best_val = torch.full((S,), -1.0)
     test_at_best = torch.zeros(S)
+    train_at_best = None
     val_b, val_y = val[0].to(device), val[1].to(device)
     test_b, test_y = test[0].to(device), test[1].to(device)
 
     def track(_epoch):
+        nonlocal train_at_best
         val_acc = member_accuracy(predict_ensemble(students, val_b, shared=True), val_y).cpu()
         test_acc = member_accuracy(predict_ensemble(students, test_b, shared=True), test_y).cpu()
         better = val_acc > best_val
         best_val[better] = val_acc[better]
         test_at_best[better] = test_acc[better]
+        if return_train_logits:
+            logits = predict_ensemble(students, tensors[0], shared=True).detach().cpu()
+            train_at_best = logits if train_at_best is None else torch.where(better[:, None, None], logits, train_at_best)
 
     train_ensemble(students, tensors, loss_fn, shared=shared, num_epochs=num_epochs, batch_size=batch_size,
                    optimizer=optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay, generator=generator,
                    desc=desc, on_epoch_end=track)
-    return {"test_acc": test_at_best, "val_acc": best_val}
+    out = {"test_acc": test_at_best, "val_acc": best_val}
+    if return_train_logits:
+        out["train_logits"] = train_at_best
+    return out
 
 
 def rank_channels(data, make_a: Callable[[], nn.Module], make_b: Callable[[], nn.Module], *, num_seeds: int,
@@ -275,7 +286,7 @@ def rank_channels(data, make_a: Callable[[], nn.Module], make_b: Callable[[], nn
 
 
 def nullified_teacher_study(data, cfg: dict, *, device="cpu", use_cache: bool = True) -> dict:
-    """MFH Sec. 5.4 on one dataset: teachers of different gamma from Algorithm 1, and their students.
+    """MFH Sec. 5.4 on one dataset: teachers of different gamma from Algorithm 1, their students, and controls.
 
     Ranks the penultimate layer of an MLP on modality a (``cfg``: hidden_a, hidden_b, joint_epochs,
     num_permutations), derives the regular teacher (r = 0), the modality-general / -specific / random
@@ -286,10 +297,41 @@ def nullified_teacher_study(data, cfg: dict, *, device="cpu", use_cache: bool = 
     test accuracies, the (S,) no-KD accuracies, the (S, d) salience, and the teachers' test logits
     (T, S, N_test, K), from which other chapters compute information criteria.
 
-    The result is cached per (data source, cfg), so every chapter that needs it shares one run.
+    Beside the regular teacher it distils four control teachers (:mod:`mfh_lib.controls`), each into a
+    student of the same initialisation per seed: "noise teacher" (the regular teacher's head fed
+    Gaussian noise with its training features' per-channel mean and spread), "born-again" (the no-KD
+    student's own logits at its best-validation epoch), "label smoothing" (at the regular teacher's
+    mean training-set confidence) and "cross-fitted" (the regular teacher's logits predicted out of
+    fold: ``cfg["cross_fit_folds"]`` joint trainings of Algorithm 1, step 1, each on the other folds).
+    ``"controls"`` maps each name to the (S,) student accuracies; ``"control_teachers"`` to the
+    teacher's (S,) "train_acc" and "confidence" on the training set (what a student distils) and,
+    where the teacher predicts test inputs, "test_acc". ``"regular_train"`` holds the same two for
+    the regular teacher.
+
+    The result is cached per (data content hash, cfg), so every chapter that needs it shares one run.
     """
     cache = ResultsCache("nullified_teacher_study", enabled=use_cache)
-    return cache.get_or_compute({"data": data.source, **cfg}, lambda: _nullified_teacher_study(data, cfg, device))
+    return cache.get_or_compute({"data": data.content_hash, **cfg}, lambda: _nullified_teacher_study(data, cfg, device))
+
+
+def _cross_fitted_logits(data, make_a, make_b, cfg: dict, train_kwargs: dict, device):
+    """Out-of-fold training logits (S, N, K) of the jointly trained net a, and the (S, N_test, K)
+    test logits averaged over the fold teachers."""
+    S = cfg["seeds"]
+    test_logits = []
+
+    def fit_predict(train_index, held_out):
+        pairs = train_joint(make_a, make_b, data.train.a[train_index], data.train.b[train_index],
+                            data.train.y[train_index], num_seeds=S, seed=0, num_epochs=cfg["joint_epochs"],
+                            desc="cross-fitted teacher", **train_kwargs)
+        net_a = member_part(pairs, "net_a")
+        with torch.no_grad():
+            test_logits.append(net_a(data.test.a.to(device).expand(S, -1, -1)).cpu())
+            return net_a(data.train.a[held_out].to(device).expand(S, -1, -1)).cpu()
+
+    out_of_fold = controls.cross_fit(fit_predict, len(data.train), cfg["cross_fit_folds"],
+                                     torch.Generator().manual_seed(7))
+    return out_of_fold, torch.stack(test_logits).mean(0)
 
 
 def _nullified_teacher_study(data, cfg: dict, device) -> dict:
@@ -319,13 +361,42 @@ def _nullified_teacher_study(data, cfg: dict, device) -> dict:
     teacher_acc = member_accuracy(test_logits.flatten(0, 1), data.test.y.expand(len(teachers) * S, -1))
     val, test = (data.val.b, data.val.y), (data.test.b, data.test.y)
     student_kwargs = dict(num_epochs=cfg["student_epochs"], seed=100, **train_kwargs)
-    kd = distill_students(make_b, data.train.b, data.train.y, teacher_logits, val, test, rho=cfg["rho"],
-                          num_init=S, **student_kwargs)
     no_kd = distill_students(make_b, data.train.b, data.train.y, None, val, test, rho=1.0, num_members=S,
-                             **student_kwargs)
-    return {"teachers": [t[:3] for t in teachers], "student_acc": kd["test_acc"].view(len(teachers), S),
-            "teacher_acc": teacher_acc.view(len(teachers), S), "no_kd": no_kd["test_acc"], "salience": salience,
-            "teacher_test_logits": test_logits}
+                             return_train_logits=True, **student_kwargs)
+
+    # Control teachers: logits on the training set with no (or no new) crossmodal knowledge.
+    regular_train = teacher_logits[:S].cpu()
+    generator = torch.Generator().manual_seed(11)
+    with torch.no_grad():
+        noise_train = head(torch.stack([controls.noise_like(h, generator) for h in train_h.cpu()]).to(device)).cpu()
+        noise_test = head(torch.stack([controls.noise_like(h, generator) for h in test_h.cpu()]).to(device)).cpu()
+    confidence = controls.mean_confidence(regular_train)
+    cross_train, cross_test = _cross_fitted_logits(data, make_a, make_b, cfg, train_kwargs, device)
+    control_logits = {
+        "noise teacher": (noise_train, noise_test),
+        "born-again": (no_kd["train_logits"], None),
+        "label smoothing": (controls.smoothing_logits(data.train.y, num_classes, confidence), None),
+        "cross-fitted": (cross_train, cross_test),
+    }
+    all_train = torch.cat([teacher_logits.cpu()] + [train for train, _ in control_logits.values()])
+    students = distill_students(make_b, data.train.b, data.train.y, all_train, val, test, rho=cfg["rho"],
+                                num_init=S, **student_kwargs)["test_acc"]
+    T = len(teachers)
+    train_y = data.train.y.expand(S, -1)
+
+    def describe(train_logits, test_set_logits):
+        out = {"train_acc": member_accuracy(train_logits, train_y), "confidence": controls.mean_confidence(train_logits)}
+        if test_set_logits is not None:
+            out["test_acc"] = member_accuracy(test_set_logits, data.test.y)
+        return out
+
+    control_names = list(control_logits)
+    return {"teachers": [t[:3] for t in teachers], "student_acc": students[:T * S].view(T, S),
+            "teacher_acc": teacher_acc.view(T, S), "no_kd": no_kd["test_acc"], "salience": salience,
+            "teacher_test_logits": test_logits,
+            "controls": {name: students[(T + i) * S:(T + i + 1) * S] for i, name in enumerate(control_names)},
+            "control_teachers": {name: describe(*control_logits[name]) for name in control_names},
+            "regular_train": describe(regular_train, None)}
 
 
 def _module_batches(n: int, batch_size: int, generator: torch.Generator):

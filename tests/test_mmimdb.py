@@ -155,3 +155,21 @@ def test_train_recording_stacks_one_record_per_epoch():
                                        num_epochs=3, batch_size=5, optimizer="adamw", lr=1e-2, generator=torch.Generator().manual_seed(0))
     assert history["val"].shape == (3, 2, 20, 2)
     assert not torch.equal(history["val"][0], history["val"][2])  # recorded after each epoch, not once
+
+
+def test_student_claims_need_matched_teachers():
+    """Tab. 7's student comparisons mean something only between teachers of similar F1 (App. B.3):
+    each carries that precondition, and a failed match makes the claim not testable."""
+    from mfh_lib import claims, evidence, stats
+
+    declared = claims.paper_claims("06_mmimdb")
+    assert declared["teachers_similar_f1"]["test"]["kind"] == "equivalence"
+    margin = declared["teachers_similar_f1"]["test"]["margin"]
+    for claim_id in ("reg_minus_ms_student_micro", "reg_minus_ms_student_macro", "reg_minus_um_student_micro",
+                     "reg_minus_um_student_macro"):
+        test = evidence.ClaimTest.from_declaration(claim_id, declared[claim_id]["test"])
+        (pre,) = test.preconditions
+        assert pre.id == "teachers_matched" and pre.max == margin
+        est = stats.mean_estimate([3.0, 4.0, 5.0])
+        assert evidence.judge(test, est, preconditions={"teachers_matched": margin + 0.5}).verdict == evidence.NOT_TESTABLE
+        assert evidence.judge(test, est, preconditions={"teachers_matched": margin - 0.5}).verdict == evidence.REPRODUCED

@@ -158,3 +158,51 @@ def test_train_segmenter_with_kd_and_two_views(one_thread):
     confusion = segmentation_confusion(student, ds.test.b, ds.test.y, ds.num_classes, nyuv2.IGNORE_INDEX, batch_size=3)
     assert confusion.sum().item() == int((ds.test.y != nyuv2.IGNORE_INDEX).sum())
     assert nyuv2.rgbd(ds.test).shape == (4, 4, 16, 16)
+
+
+# --- the chapter's declared claims (mfh_lib/paper_numbers/04_nyu_depth.json) ------------------
+
+def _declared_04():
+    from mfh_lib import claims
+
+    return claims.paper_claims("04_nyu_depth")
+
+
+def test_cm_null_claims_are_equivalence_or_difference_of_differences_behind_the_teacher_gap():
+    declared = _declared_04()
+    for claim_id in ("claim_cm_student_not_better", "tab6_cen_cm_student_marginal"):
+        test = declared[claim_id]["test"]
+        assert test["kind"] == "equivalence" and test["margin"] > 0
+    dod = declared["claim_cm_gain_not_transferred"]
+    assert dod["test"]["kind"] == "directional" and dod["test"]["direction"] == -1
+    assert dod["paper_value"] == pytest.approx(-0.22 - 4.64)
+    for claim_id in ("claim_cm_student_not_better", "tab6_cen_cm_student_marginal", "claim_cm_gain_not_transferred"):
+        ids = {p["id"] for p in declared[claim_id]["test"]["preconditions"]}
+        assert {"cm_teacher_gap", "teacher_competence"} <= ids, claim_id
+
+
+def test_every_relation_is_gated_on_teacher_competence_and_absolute_values_are_not_testable():
+    for claim_id, entry in _declared_04().items():
+        test = entry["test"]
+        if claim_id.startswith(("tab6_", "tab3_")) and entry["unit"] == "mIoU %":
+            assert test["kind"] == "not testable", claim_id
+        else:
+            assert "teacher_competence" in {p["id"] for p in test["preconditions"]}, claim_id
+
+
+def test_failed_gates_make_a_cm_claim_not_testable_and_a_two_setting_sweep_is_not_ranked():
+    from mfh_lib import evidence, stats
+
+    declared = _declared_04()
+    test = evidence.ClaimTest.from_declaration("x", declared["claim_cm_student_not_better"]["test"])
+    est = stats.mean_estimate([0.1, -0.2, 0.05])
+    weak_gap = evidence.judge(test, est, preconditions={"cm_teacher_gap": 1.0, "teacher_competence": 60.0})
+    assert weak_gap.verdict == evidence.NOT_TESTABLE and "precondition failed" in weak_gap.reason
+    unconverged = evidence.judge(test, est, preconditions={"cm_teacher_gap": 5.0, "teacher_competence": 10.0})
+    assert unconverged.verdict == evidence.NOT_TESTABLE
+    passed = evidence.judge(test, est, preconditions={"cm_teacher_gap": 5.0, "teacher_competence": 60.0})
+    assert passed.verdict == evidence.REPRODUCED  # CI well inside ±1
+    sweep = evidence.ClaimTest.from_declaration("s", declared["sweep_cm_gain_rises_with_gamma"]["test"])
+    rho = stats.correlation_over_seeds([0.25, 0.75], np.array([[0.0, 1.0], [0.2, 1.1], [0.1, 0.9]]))
+    judged = evidence.judge(sweep, rho, preconditions={"gamma_settings": 2, "teacher_competence": 60.0})
+    assert judged.verdict == evidence.NOT_TESTABLE  # a sign over two settings is not a rank correlation

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from mfh_lib import models, ranking
+from mfh_lib import controls, models, ranking
 from mfh_lib.config import ConfigError
 from mfh_lib.training import Ensemble
 
@@ -119,7 +119,7 @@ def test_nullified_teacher_study_shapes_and_consistency():
     data = load_ravdess_standin(seed=0, clips_per_actor=12, standardize_b=True)
     cfg = {"seeds": 2, "hidden_a": [16, 8], "hidden_b": [8], "joint_epochs": 2, "student_epochs": 2,
            "batch_size": 64, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "rho": 0.0,
-           "num_permutations": 2, "ratios": [0.25, 0.5], "m_values": [1, 2], "m_ratio": 0.5}
+           "num_permutations": 2, "ratios": [0.25, 0.5], "m_values": [1, 2], "m_ratio": 0.5, "cross_fit_folds": 2}
     out = ranking.nullified_teacher_study(data, cfg, use_cache=False)
     num_teachers = 1 + len(ranking.NULLIFY_MODES) * len(cfg["ratios"]) + len(cfg["m_values"])
     assert len(out["teachers"]) == num_teachers and out["teachers"][0] == ("regular", 0.0, 2)
@@ -128,3 +128,63 @@ def test_nullified_teacher_study_shapes_and_consistency():
     logits = out["teacher_test_logits"]
     assert logits.shape == (num_teachers, 2, len(data.test), 8)
     torch.testing.assert_close(member_accuracy(logits[3], data.test.y), out["teacher_acc"][3])
+
+    # the controls: one (S,) student accuracy per control, teachers described on the training set
+    assert set(out["controls"]) == set(controls.CONTROLS)
+    for name, acc in out["controls"].items():
+        assert acc.shape == (2,) and ((0 <= acc) & (acc <= 100)).all(), name
+        info = out["control_teachers"][name]
+        assert info["train_acc"].shape == info["confidence"].shape == (2,)
+        assert ((1 / 8 <= info["confidence"]) & (info["confidence"] <= 1)).all()
+    # label smoothing matches the regular teacher's mean confidence and puts it on the true class
+    torch.testing.assert_close(out["control_teachers"]["label smoothing"]["confidence"], out["regular_train"]["confidence"])
+    assert out["control_teachers"]["label smoothing"]["train_acc"].tolist() == [100.0, 100.0]
+    assert set(out["control_teachers"]["cross-fitted"]) == {"train_acc", "confidence", "test_acc"}
+
+
+def test_distill_students_returns_the_best_validation_train_logits():
+    g = torch.Generator().manual_seed(1)
+    y = torch.randint(0, 3, (60,), generator=g)
+    xb = torch.randn(60, 4, generator=g) + nn.functional.one_hot(y, 4).float()
+    out = ranking.distill_students(lambda: models.MLP(4, [8], 3), xb, y, None, (xb, y), (xb, y), rho=1.0,
+                                   num_epochs=4, batch_size=None, lr=0.1, num_members=2, return_train_logits=True)
+    assert out["train_logits"].shape == (2, 60, 3)
+    # validation = training inputs here, so the kept logits reproduce the best validation accuracy
+    from mfh_lib.training import member_accuracy
+    torch.testing.assert_close(member_accuracy(out["train_logits"], y), out["val_acc"])
+    assert "train_logits" not in ranking.distill_students(lambda: models.MLP(4, [8], 3), xb, y, None, (xb, y), (xb, y),
+                                                          rho=1.0, num_epochs=1, batch_size=None, lr=0.1, num_members=2)
+
+
+def test_cross_fitted_logits_come_from_teachers_that_never_saw_the_sample(monkeypatch):
+    # A "teacher" that memorises its training rows (a lookup of their labels) predicts zeros for
+    # unseen rows: out of fold, no training label is handed on.
+    from mfh_lib.data import MultimodalDataset, MultimodalSplit
+
+    n, K = 30, 3
+    y = torch.arange(n) % K
+    split = MultimodalSplit(torch.arange(n, dtype=torch.float32)[:, None], torch.zeros(n, 1), y)
+    data = MultimodalDataset(split, split, split, modalities=("a", "b"), num_classes=K, source="test")
+    trained_on = []
+
+    def memorising_train_joint(make_a, make_b, xa, xb, labels, *, num_seeds, **kwargs):
+        trained_on.append({int(v): int(label) for v, label in zip(xa[:, 0], labels)})
+        return trained_on[-1]
+
+    def lookup_net(seen, path):
+        def net(x):
+            rows = x[0, :, 0].long().tolist()
+            logits = torch.stack([nn.functional.one_hot(torch.tensor(seen[r]), K).float() * 10 if r in seen
+                                  else torch.zeros(K) for r in rows])
+            return logits.expand(2, -1, -1)
+        return net
+
+    monkeypatch.setattr(ranking, "train_joint", memorising_train_joint)
+    monkeypatch.setattr(ranking, "member_part", lookup_net)
+    out_of_fold, test_logits = ranking._cross_fitted_logits(data, None, None, {"seeds": 2, "joint_epochs": 1,
+                                                                               "cross_fit_folds": 3}, {}, "cpu")
+    assert len(trained_on) == 3 and all(len(rows) == 20 for rows in trained_on)
+    assert out_of_fold.shape == (2, n, K) and test_logits.shape == (2, n, K)
+    assert float(out_of_fold.abs().max()) == 0.0  # every training row was predicted by a teacher that never saw it
+    # on rows they did see (test = train here), the fold teachers' average knows the labels
+    assert (test_logits[0].argmax(-1) == y).all()
