@@ -254,12 +254,13 @@ def _permutation(test: ClaimTest, est: stats.Estimate, interval: str):
         raise DeclarationError("a permutation test decides directional claims only")
     p = est.p_value
     side = test.direction * (est.point - test.null)
-    text = f"{interval}, exact permutation p = {p:.3g} over {est.n} {est.unit}"
+    exact = "exact" if est.n <= stats.EXACT_PERMUTATION_MAX else "Monte Carlo"
+    text = f"{interval}, {exact} permutation p = {p:.3g} over {est.n} {est.unit}"
     if p < 1 - stats.CONFIDENCE and side > 0:
         return REPRODUCED, text
     if p < 1 - stats.CONFIDENCE and side < 0:
         return CONTRADICTED, text + ": significant on the other side"
-    smallest = 2 / math.factorial(est.n) if est.n <= 8 else 0.0
+    smallest = 2 / math.factorial(est.n) if est.n <= stats.EXACT_PERMUTATION_MAX else 0.0
     return INCONCLUSIVE, text + (f" (the smallest p-value {est.n} {est.unit} can give is {smallest:.3g})" if smallest else "")
 
 

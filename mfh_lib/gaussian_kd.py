@@ -2,7 +2,8 @@
 
 One *run* is one (setting, seed) pair: draw data from MFH eq. (27) (:mod:`mfh_lib.data.gaussian_mvd`),
 train a logistic-regression teacher on x^a, a no-KD student on x^b (labels only) and a KD student
-on x^b with MFH eq. (1) (:func:`mfh_lib.losses.kd_loss`), and score all three on a test draw.
+on x^b with MFH eq. (1) (:func:`mfh_lib.losses.kd_loss`), and score all three on a test draw (or,
+with ``score="population"``, by their exact accuracy on the data distribution).
 
 Every run of a call is trained at once, as one batched tensor problem: the R = settings x seeds
 weight matrices are stacked into (R, 2, D) and full-batch gradient descent updates them together,
@@ -23,6 +24,11 @@ Public API (shapes: P settings, S seeds, K = 2 classes, Da / Db = the widest x^a
 * :class:`KDResults` – accuracies (P, S) in percent, test logits (P, S, num_test, K), trained
   weights (P, S, K, Da|Db) and biases (P, S, K), plus :meth:`KDResults.summary` (a DataFrame).
 * :func:`draw_run_data` – the exact (unpadded) data of one run, to compute criteria on features.
+* :func:`population_accuracy` – the exact accuracy of a linear rule on eq. (27) (no test set);
+  ``KDSettings(score="population")`` scores every model with it.
+* :func:`run_kd_controls` – the KD student beside control students (noise teacher, born-again,
+  label smoothing at the teacher's confidence; :mod:`mfh_lib.controls`) on the same data and
+  initialisations -> :class:`ControlResults`.
 """
 from __future__ import annotations
 
@@ -33,8 +39,9 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 import torch
+from scipy import special
 
-from . import stats
+from . import controls, stats
 from .config import ConfigError, check_unit_interval
 from .data.gaussian_mvd import MVDSpec, draw_hyperplane, sample_mvd
 
@@ -45,8 +52,12 @@ WEIGHTINGS = ("paper", "authors_code")
 HYPERPLANES = ("normal", "ones")
 TEACHER_INPUTS = ("all", "shared")
 STUDENT_DATA = ("same", "fresh")
+SCORES = ("test", "population")
 # Independent random streams of one run (see _generator): a run's draws depend only on its seed.
-_STREAMS = {"hyperplane": 0, "train": 1, "test": 2, "student_train": 3, "teacher_init": 4, "student_init": 5}
+_STREAMS = {"hyperplane": 0, "train": 1, "test": 2, "student_train": 3, "teacher_init": 4, "student_init": 5,
+            "noise_labels": 6}
+# The control conditions of run_kd_controls, in table order (the KD student itself comes first).
+CONTROL_CONDITIONS = ("noise teacher", "born-again", "label smoothing")
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,9 @@ class KDSettings:
         teacher on the columns J1 ∩ J2 only (Table 2).
     student_data: "same" = students train on the teacher's training draw (Fig. 2/3 script);
         "fresh" = students train on an independent labelled draw of the same size (Table 2 script).
+    score: "test" = accuracy on num_test test pairs (the authors' protocol); "population" = the
+        exact accuracy on the data distribution (:func:`population_accuracy`), no test-set noise.
+        Logits are always those of the test draw.
     """
 
     num_train: int = 200
@@ -75,6 +89,7 @@ class KDSettings:
     hyperplane: str = "normal"
     teacher_input: str = "all"
     student_data: str = "same"
+    score: str = "test"
 
     def __post_init__(self):
         check_unit_interval("rho", self.rho)
@@ -86,7 +101,8 @@ class KDSettings:
             if int(getattr(self, name)) < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
         for name, allowed in (("weighting", WEIGHTINGS), ("hyperplane", HYPERPLANES),
-                              ("teacher_input", TEACHER_INPUTS), ("student_data", STUDENT_DATA)):
+                              ("teacher_input", TEACHER_INPUTS), ("student_data", STUDENT_DATA),
+                              ("score", SCORES)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
 
@@ -291,12 +307,46 @@ def _accuracy(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return (logits.argmax(-1) == y).float().mean(-1) * 100
 
 
+def population_accuracy(weight: torch.Tensor, bias: torch.Tensor, signal: torch.Tensor,
+                        delta_norm: torch.Tensor) -> torch.Tensor:
+    """Exact accuracy (%) on eq. (27) of R two-logit linear rules, with no test set.
+
+    weight (R, 2, D), bias (R, 2): the models, on a modality whose columns are independent N(0, 1)
+    (column j equals x*_j when it is decisive); signal (R, D): delta_j on the model's decisive
+    columns, 0 elsewhere; delta_norm (R,): ||delta||. The rule predicts 1 when u = v.x + c > 0
+    (v, c the differences of the two rows); the label is 1 when z = <delta, x*> > 0. (u, z) is
+    bivariate normal with correlation r = v.signal / (||v|| ||delta||), and with m = c / ||v||
+
+        P(correct) = Phi2(m, 0; r) + Phi2(-m, 0; r) = 1/2 + 2 T(m, r / sqrt(1 - r^2)),
+
+    T being Owen's T function (so 1 - arccos(r) / pi at c = 0). A rule with v = 0 is a constant
+    guess: half the labels on average (each label has probability 1/2).
+    """
+    v = (weight[:, 1] - weight[:, 0]).double()
+    c = (bias[:, 1] - bias[:, 0]).double()
+    v_norm = v.norm(dim=-1)
+    r = (v * signal.double()).sum(-1) / (v_norm * delta_norm.double()).clamp_min(1e-300)
+    r = r.clamp(-1 + 1e-15, 1 - 1e-15)
+    m = c / v_norm.clamp_min(1e-300)
+    acc = 0.5 + 2 * special.owens_t(m.cpu().numpy(), (r / torch.sqrt(1 - r * r)).cpu().numpy())
+    acc = torch.as_tensor(acc, dtype=torch.float32)
+    return torch.where(v_norm.cpu() > 0, acc, torch.full_like(acc, 0.5)) * 100
+
+
+def _score(settings: KDSettings, test_logits, weight, bias, batch, modality: str) -> torch.Tensor:
+    """(R,) accuracy in percent of R models on modality "a" or "b", as settings.score asks."""
+    if settings.score == "population":
+        return population_accuracy(weight, bias, batch[f"signal_{modality}"], batch["delta_norm"])
+    return _accuracy(test_logits, batch["y_test"]).cpu()
+
+
 def _stack_runs(specs, seeds, settings):
     """Draw every run's data and initial weights and stack them (padded) along one run axis."""
     width_a = max(s.d1 for s in specs)
     width_b = max(s.d2 for s in specs)
     keys = ("x_a_train", "y_train", "x_a_student", "x_b_student", "y_student", "x_a_test", "x_b_test", "y_test")
-    batch = {k: [] for k in keys + ("teacher_w", "teacher_b", "student_w", "student_b")}
+    batch = {k: [] for k in keys + ("teacher_w", "teacher_b", "student_w", "student_b", "signal_a", "signal_b",
+                                    "delta_norm")}
     for spec in specs:
         teacher_mask = torch.zeros(width_a, dtype=torch.bool)
         teacher_cols = list(spec.shared_columns) if settings.teacher_input == "shared" else list(range(spec.d1))
@@ -305,6 +355,12 @@ def _stack_runs(specs, seeds, settings):
         student_mask[: spec.d2] = True
         for seed in seeds:
             data = draw_run_data(spec, seed, settings)
+            # for population_accuracy: delta on each modality's decisive columns
+            for name, columns, width in (("signal_a", spec.J1, width_a), ("signal_b", spec.J2, width_b)):
+                signal = torch.zeros(width)
+                signal[list(columns)] = data["delta"][list(columns)]
+                batch[name].append(signal)
+            batch["delta_norm"].append(data["delta"].norm())
             for k in keys:
                 value = data[k]
                 if k.startswith("x_a"):
@@ -390,15 +446,130 @@ def run_kd(
                   **{k: torch.stack(v).reshape(len(v), P, S) for k, v in curves.items()}}
     return KDResults(
         specs=specs, seeds=seeds, settings=settings,
-        teacher_acc=per_run(_accuracy(logits["teacher"], batch["y_test"])),
-        no_kd_acc=per_run(_accuracy(logits["no_kd"], batch["y_test"])),
-        kd_acc=per_run(_accuracy(logits["kd"], batch["y_test"])),
+        teacher_acc=per_run(_score(settings, logits["teacher"], teacher_w, teacher_b, batch, "a")),
+        no_kd_acc=per_run(_score(settings, logits["no_kd"], no_kd_w, no_kd_b, batch, "b")),
+        kd_acc=per_run(_score(settings, logits["kd"], kd_w, kd_b, batch, "b")),
         teacher_logits=per_run(logits["teacher"]), no_kd_logits=per_run(logits["no_kd"]),
         kd_logits=per_run(logits["kd"]), test_y=per_run(batch["y_test"]),
         teacher_weight=per_run(teacher_w), teacher_bias=per_run(teacher_b),
         no_kd_weight=per_run(no_kd_w), no_kd_bias=per_run(no_kd_b),
         kd_weight=per_run(kd_w), kd_bias=per_run(kd_b), curves=curves,
     )
+
+
+@dataclass
+class ControlResults:
+    """Outcome of :func:`run_kd_controls`; tensors on the CPU, axis 0 = setting, axis 1 = seed.
+
+    teacher_acc, noise_teacher_acc, no_kd_acc: (P, S) accuracy in percent (as settings.score asks).
+    student_acc: {condition: (P, S)} for "KD" and every name in CONTROL_CONDITIONS; every student
+        starts from the no-KD student's initial weights and trains on the same draw with eq. (1),
+        only its soft targets differ.
+    teacher_confidence: (P, S) the regular teacher's mean top-class probability at temperature T
+        on the students' training inputs: the confidence the label-smoothing control is given.
+    """
+
+    specs: tuple[MVDSpec, ...]
+    seeds: tuple[int, ...]
+    settings: KDSettings
+    teacher_acc: torch.Tensor
+    noise_teacher_acc: torch.Tensor
+    no_kd_acc: torch.Tensor
+    student_acc: dict
+    teacher_confidence: torch.Tensor
+
+    def gain(self, condition: str = "KD") -> torch.Tensor:
+        """(P, S) accuracy points: the condition's student minus the no-KD student (paired by seed)."""
+        return self.student_acc[condition] - self.no_kd_acc
+
+
+def run_kd_controls(
+    specs: Sequence[MVDSpec],
+    seeds: Sequence[int],
+    settings: KDSettings = KDSettings(),
+    device: str | torch.device = "cpu",
+    num_threads: int | None = 1,
+) -> ControlResults:
+    """The KD student of :func:`run_kd` beside three control students, on the same runs.
+
+    Per run, four students distil (eq. (1), the same weighting, data and initialisation) from
+
+    * "KD": the regular teacher's logits on the students' x^a (exactly run_kd's KD student);
+    * "noise teacher": a teacher of the same architecture and initialisation trained on the
+      teacher's draw with its labels shuffled (:func:`mfh_lib.controls.shuffled_labels`);
+    * "born-again": the no-KD student's own logits on its training inputs x^b;
+    * "label smoothing": :func:`mfh_lib.controls.smoothing_logits` at the regular teacher's mean
+      confidence on those inputs (per run), i.e. soft labels with no per-sample knowledge.
+
+    All four students of every run train in one batched call. Returns :class:`ControlResults`.
+    """
+    specs, seeds = tuple(specs), tuple(int(s) for s in seeds)
+    if not specs or not seeds:
+        raise ConfigError("run_kd_controls needs at least one spec and one seed")
+    device = torch.device(device)
+    batch = {k: v.to(device) for k, v in _stack_runs(specs, seeds, settings).items()}
+    common = dict(num_epochs=settings.num_epochs, lr=settings.lr, temperature=settings.temperature)
+    run_seeds = [seed for _ in specs for seed in seeds]
+    shuffled = torch.stack([controls.shuffled_labels(y, _generator(seed, "noise_labels"))
+                            for y, seed in zip(batch["y_train"].cpu(), run_seeds)]).to(device)
+    ce_weight, kd_weight = settings.kd_weights()
+    R = len(run_seeds)
+    with cpu_threads(num_threads if device.type == "cpu" else None):
+        # the regular and the noise teacher (same init, shuffled labels) train as one batch
+        teachers_w, teachers_b = train_linear_batched(
+            batch["x_a_train"].repeat(2, 1, 1), torch.cat([batch["y_train"], shuffled]),
+            batch["teacher_w"].repeat(2, 1, 1), batch["teacher_b"].repeat(2, 1), **common)
+        no_kd_w, no_kd_b = train_linear_batched(
+            batch["x_b_student"], batch["y_student"], batch["student_w"], batch["student_b"], **common)
+        with torch.no_grad():
+            teacher_targets = batched_logits(batch["x_a_student"], teachers_w[:R], teachers_b[:R])
+            confidence = controls.mean_confidence(teacher_targets, settings.temperature)
+            # smoothing needs a confidence strictly inside (1/2, 1): a saturated teacher is clipped
+            smoothing = controls.smoothing_logits(batch["y_student"].cpu(), NUM_CLASSES,
+                                                  confidence.clamp(0.5 + 1e-4, 1 - 1e-4).cpu(),
+                                                  settings.temperature).to(device)
+            targets = torch.cat([
+                teacher_targets,
+                batched_logits(batch["x_a_student"], teachers_w[R:], teachers_b[R:]),
+                batched_logits(batch["x_b_student"], no_kd_w, no_kd_b),
+                smoothing,
+            ])
+        conditions = ("KD",) + CONTROL_CONDITIONS
+        k = len(conditions)
+        students_w, students_b = train_linear_batched(
+            batch["x_b_student"].repeat(k, 1, 1), batch["y_student"].repeat(k, 1),
+            batch["student_w"].repeat(k, 1, 1), batch["student_b"].repeat(k, 1),
+            ce_weight=ce_weight, kd_weight=kd_weight, teacher_logits=targets, **common)
+
+    P, S = len(specs), len(seeds)
+
+    def per_run(t: torch.Tensor) -> torch.Tensor:
+        return t.detach().cpu().reshape(P, S)
+
+    def score(weight, bias, modality):
+        x_test = batch["x_a_test"] if modality == "a" else batch["x_b_test"]
+        with torch.no_grad():
+            logits = batched_logits(x_test, weight, bias)
+        return per_run(_score(settings, logits, weight, bias, batch, modality))
+
+    return ControlResults(
+        specs=specs, seeds=seeds, settings=settings,
+        teacher_acc=score(teachers_w[:R], teachers_b[:R], "a"),
+        noise_teacher_acc=score(teachers_w[R:], teachers_b[R:], "a"),
+        no_kd_acc=score(no_kd_w, no_kd_b, "b"),
+        student_acc={name: score(students_w[i * R:(i + 1) * R], students_b[i * R:(i + 1) * R], "b")
+                     for i, name in enumerate(conditions)},
+        teacher_confidence=per_run(confidence),
+    )
+
+
+def run_kd_controls_cached(specs: Sequence[MVDSpec], seeds: Sequence[int], settings: KDSettings = KDSettings(),
+                           namespace: str = "gaussian_kd", **kwargs) -> ControlResults:
+    """:func:`run_kd_controls` through a :class:`mfh_lib.cache.ResultsCache` (kwargs: device, num_threads)."""
+    from .cache import ResultsCache
+
+    key = {**cache_key(specs, seeds, settings), "controls": list(CONTROL_CONDITIONS)}
+    return ResultsCache(namespace).get_or_compute(key, lambda: run_kd_controls(specs, seeds, settings, **kwargs))
 
 
 def cache_key(specs: Sequence[MVDSpec], seeds: Sequence[int], settings: KDSettings) -> dict:

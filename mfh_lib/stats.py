@@ -151,9 +151,10 @@ def pearson(x, y) -> float:
 
 
 _CORRELATIONS = {"spearman": spearman, "pearson": pearson}
+EXACT_PERMUTATION_MAX = 8  # 8! = 40,320 permutations; beyond, Monte Carlo
 
 
-def permutation_p_value(x, y, kind: str = "spearman", max_exact: int = 8, num_resamples: int = 20000,
+def permutation_p_value(x, y, kind: str = "spearman", max_exact: int = EXACT_PERMUTATION_MAX, num_resamples: int = 20000,
                         seed: int = 0) -> float:
     """Two-sided p-value of "no association" by permuting y: exact (every permutation) up to
     ``max_exact`` points, Monte Carlo (with the +1 correction) beyond."""
@@ -179,7 +180,8 @@ def correlation_estimate(x, y, unit: str = "settings", kind: str = "spearman") -
     """
     r = _CORRELATIONS[kind](x, y)
     n = _as_array(x).size
-    p = permutation_p_value(x, y, kind)
+    p = permutation_p_value(x, y, kind, max_exact=EXACT_PERMUTATION_MAX)
+    test = "exact permutation" if n <= EXACT_PERMUTATION_MAX else "Monte Carlo permutation"
     if not math.isfinite(r):
         return Estimate(float("nan"), -1.0, 1.0, n, unit, FISHER_Z, f"{kind} over {n} {unit}: undefined (constant input)",
                         p_value=p)
@@ -191,7 +193,7 @@ def correlation_estimate(x, y, unit: str = "settings", kind: str = "spearman") -
         crit = sps.norm.ppf(0.5 + CONFIDENCE / 2)
         lo, hi = math.tanh(z - crit * se), math.tanh(z + crit * se)
     return Estimate(r, lo, hi, n, unit, FISHER_Z,
-                    f"{kind} over {n} {unit}, Fisher-z interval, exact permutation p = {p:.3g}",
+                    f"{kind} over {n} {unit}, Fisher-z interval, {test} p = {p:.3g}",
                     se=se, p_value=p, values=tuple(_as_array(y).tolist()))
 
 
@@ -200,7 +202,7 @@ def permutation_correlation(x, y, unit: str = "teachers", kind: str = "spearman"
     where an asymptotic interval means little); the Fisher-z interval is kept for display."""
     est = correlation_estimate(x, y, unit, kind)
     return Estimate(est.point, est.ci_low, est.ci_high, est.n, unit, PERMUTATION,
-                    est.description.replace("Fisher-z interval, exact", "decided by the exact"),
+                    est.description.replace("Fisher-z interval, ", "decided by the "),
                     se=est.se, p_value=est.p_value, values=est.values)
 
 

@@ -143,3 +143,67 @@ def test_gain_grows_with_gamma_fig2():
     rho, (lo, hi) = stats.spearman_over_seeds(gamma, res.gain.T.numpy(), num_resamples=500)
     assert rho > 0.8 and lo > 0
     assert res.gain[-1].mean() > 0 > res.gain[0].mean()
+
+
+# --- exact population accuracy and the control students ------------------------------------------
+
+def test_population_accuracy_matches_monte_carlo_and_the_arccos_form():
+    from mfh_lib.gaussian_kd import population_accuracy
+
+    g = torch.Generator().manual_seed(0)
+    spec = spec_from_sizes(25, 50, 20, 10, 10, 6)
+    delta = torch.randn(1, spec.d, generator=g)
+    weight = torch.randn(4, 2, spec.d2, generator=g)
+    bias = torch.tensor([[0.0, 0.0], [0.0, 0.8], [0.3, -0.5], [0.0, 2.5]])
+    signal = torch.zeros(4, spec.d2)
+    signal[:, list(spec.J2)] = delta[0, list(spec.J2)]
+    exact = population_accuracy(weight, bias, signal, delta.norm().repeat(4))
+    x_a, x_b, y = sample_mvd(spec, 400_000, delta, g)
+    logits = torch.einsum("nd,rkd->rnk", x_b[0], weight) + bias[:, None]
+    monte_carlo = (logits.argmax(-1) == y[0]).float().mean(-1) * 100
+    torch.testing.assert_close(exact, monte_carlo, atol=0.25, rtol=0)  # 4 MC standard errors
+    v = weight[0, 1] - weight[0, 0]
+    r = float((v * signal[0]).sum() / (v.norm() * delta.norm()))
+    assert float(exact[0]) == pytest.approx(100 * (1 - np.arccos(r) / np.pi), abs=1e-4)
+    assert float(population_accuracy(torch.zeros(1, 2, 3), torch.zeros(1, 2), torch.ones(1, 3), torch.ones(1))) == 50
+
+
+def test_population_score_agrees_with_a_large_test_set():
+    specs, seeds = [FIG2[-1]], [0, 1]
+    test = run_kd(specs, seeds, KDSettings(num_epochs=40, num_test=100_000))
+    population = run_kd(specs, seeds, KDSettings(num_epochs=40, num_test=100_000, score="population"))
+    torch.testing.assert_close(population.kd_logits, test.kd_logits)  # same models, only the scoring differs
+    torch.testing.assert_close(population.kd_acc, test.kd_acc, atol=0.6, rtol=0)
+    torch.testing.assert_close(population.teacher_acc, test.teacher_acc, atol=0.6, rtol=0)
+
+
+def test_control_students_share_everything_but_their_targets():
+    from mfh_lib.gaussian_kd import CONTROL_CONDITIONS, run_kd_controls
+
+    specs, seeds = [FIG2[0], FIG2[-1]], [0, 1, 2]
+    settings = KDSettings(num_epochs=60, score="population")
+    plain = run_kd(specs, seeds, settings)
+    ctrl = run_kd_controls(specs, seeds, settings)
+    assert set(ctrl.student_acc) == {"KD", *CONTROL_CONDITIONS}
+    # the KD condition is exactly run_kd's KD student; teachers and no-KD students are the same models
+    torch.testing.assert_close(ctrl.student_acc["KD"], plain.kd_acc)
+    torch.testing.assert_close(ctrl.teacher_acc, plain.teacher_acc)
+    torch.testing.assert_close(ctrl.no_kd_acc, plain.no_kd_acc)
+    assert ctrl.gain("KD").shape == (2, 3)
+    # a teacher on shuffled labels knows nothing about the label: near chance
+    assert (ctrl.noise_teacher_acc - 50).abs().max() < 15
+    assert ((ctrl.teacher_confidence > 0.5) & (ctrl.teacher_confidence < 1)).all()
+
+
+def test_label_smoothing_control_matches_the_teacher_confidence():
+    """The smoothing targets put exactly the teacher's mean confidence on the true class."""
+    from mfh_lib import controls
+
+    spec, settings = FIG2[-1], KDSettings(num_epochs=60, temperature=2.0)
+    res = run_kd([spec], [0], settings)
+    data = draw_run_data(spec, 0, settings)
+    teacher_logits = data["x_a_train"] @ res.teacher_weight[0, 0].T + res.teacher_bias[0, 0]
+    confidence = controls.mean_confidence(teacher_logits, settings.temperature)
+    targets = controls.smoothing_logits(data["y_train"], 2, confidence, settings.temperature)
+    p = torch.softmax(targets / settings.temperature, -1)
+    torch.testing.assert_close(p[torch.arange(len(p)), data["y_train"]], confidence.expand(len(p)), atol=1e-5, rtol=0)
