@@ -11,7 +11,7 @@ export MFH_DATA_DIR
 export MFH_PROGRESS ?= 0
 export PYTHONHASHSEED := 0
 
-.PHONY: install book notebooks html test unit nbval clean
+.PHONY: install book notebooks html test unit nbval clean mutation chromium
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,10 +31,29 @@ notebooks: install
 html: install
 	$(BIN)/jupyter-book build book -W -n --keep-going
 
-## test: unit tests, nbval against the committed goldens, golden/source consistency, book build
-test: install
+## chromium: Debian's headless browser for tests/test_browser.py, installed (apt-get, as root) when
+## missing; where it cannot be installed the browser test skips and says so
+chromium:
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing chromium (apt-get) for the browser test ..."; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null 2>&1; } || \
+	    echo "chromium could not be installed: tests/test_browser.py will be skipped"; \
+	else echo "chromium is missing and this is not root with apt-get: tests/test_browser.py will be skipped"; fi
+
+## test: unit tests, nbval against the committed goldens, golden/source consistency, book build,
+## the built book in headless Chromium (offline)
+test: install chromium
 	MFH_CACHE_DIR=$$(mktemp -d) $(BIN)/python -m pytest tests book/chapters --nbval \
 	    --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=1800 -p no:cacheprovider --durations=25
 
 clean:
 	rm -rf book/_build .cache
+
+## mutation: mutation testing (mutmut) of the science modules, on demand, not part of `make test`
+## or CI; hours on 2 cores. MUTATE="losses msd" picks modules. Score and survivors: tests/MUTATION.md
+MUTATE ?=
+mutation: install
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	nice -n 10 $(BIN)/python scripts/mutation_report.py $(MUTATE)
