@@ -14,6 +14,8 @@ another sanitizer file is named.
 import json
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -77,3 +79,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(
                 reason=f"{path.name}'s golden was made from real data: set MFH_DATA_DIR to the data folder "
                 "(see README) to check it"))
+
+
+@pytest.fixture(scope="session")
+def book_html(tmp_path_factory) -> Path:
+    """The HTML book built once per session from the committed notebooks (as `make html`, warnings as
+    errors), or an existing build named by ``MFH_BOOK_HTML``; shared by the build and browser tests."""
+    given = os.environ.get("MFH_BOOK_HTML")
+    if given:
+        html = Path(given)
+        assert (html / "intro.html").exists(), f"MFH_BOOK_HTML={given} holds no built book"
+        return html
+    out = tmp_path_factory.mktemp("book")
+    jb = Path(sys.executable).parent / "jupyter-book"
+    command = [str(jb if jb.exists() else shutil.which("jupyter-book")), "build", str(ROOT / "book"),
+               "--path-output", str(out), "-W", "-n", "--keep-going"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    return out / "_build" / "html"

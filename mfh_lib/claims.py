@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import evidence, stats
+from . import evidence, formatting, stats
 from .cache import atomic_write_text
 from .config import REPO_ROOT
 
@@ -153,17 +153,13 @@ class Ledger:
         return ledger_frame(list(self.rows.values()))
 
 
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
 def _fmt(value, decimals=2):
-    return "—" if _missing(value) else f"{value:.{decimals}f}"
+    return formatting.fmt(value, decimals)
 
 
 def paper_text(row: dict) -> str:
     paper = _fmt(row.get("paper_value"))
-    if not _missing(row.get("paper_std")):
+    if not formatting.is_missing(row.get("paper_std")):
         paper += f" ± {row['paper_std']:.2f}"
     return paper
 
@@ -221,22 +217,6 @@ PAPERS = {"MFH": "Xue et al., The Modality Focusing Hypothesis (ICLR 2023)",
           "CCH": "Xie, Xu, Sanguinetti, the Cross-modal Complementarity Hypothesis (CCH)"}
 _CHAPTER_PAPER = {"07": "MSD", "08": "CCH"}
 
-# Verdict colours live with the markup so that the table reads the same in Jupyter and in the book.
-LEDGER_CSS = """<style>
-.mfh-ledger {width: 100%; border-collapse: collapse; font-size: 0.9em; table-layout: auto}
-.mfh-ledger th, .mfh-ledger td {padding: 0.3em 0.6em; border-bottom: 1px solid #ddd; vertical-align: top; text-align: left}
-.mfh-ledger td.num {white-space: nowrap; font-variant-numeric: tabular-nums}
-.mfh-ledger tr.group th {background: #f2f2f2; font-weight: 600}
-.mfh-ledger details {font-size: 0.92em; color: #333}
-.mfh-ledger .verdict {white-space: nowrap; padding: 0.1em 0.45em; border-radius: 0.3em; font-weight: 600}
-.verdict-reproduced, .check-pass {background: #d4edda; color: #155724}
-.verdict-direction-only {background: #e2ecd0; color: #3d5a1a}
-.verdict-inconclusive {background: #fff3cd; color: #7a5b00}
-.verdict-contradicted, .check-fail {background: #f8d7da; color: #721c24}
-.verdict-not-testable {background: #e9ecef; color: #495057}
-</style>"""
-
-
 def paper_of_chapter(chapter: str) -> str:
     return _CHAPTER_PAPER.get(chapter[:2], "MFH")
 
@@ -251,8 +231,9 @@ def _chapter_title(chapter: str) -> str:
 
 
 def _badge(verdict: str) -> str:
-    kind = "check" if verdict in (evidence.PASS, evidence.FAIL) else "verdict"
-    return f'<span class="verdict {kind}-{verdict.replace(" ", "-")}">{html.escape(verdict)}</span>'
+    if verdict in (evidence.PASS, evidence.FAIL):
+        return formatting.check_badge(verdict == evidence.PASS, verdict)
+    return formatting.verdict_badge(verdict)
 
 
 def _details(row: dict) -> str:
@@ -273,7 +254,7 @@ def _details(row: dict) -> str:
     if row.get("note"):
         items.append(("note", row["note"]))
     body = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(str(v))}</li>" for k, v in items if v)
-    return f"<details><summary>details</summary><ul>{body}</ul></details>"
+    return formatting.details("details", f"<ul>{body}</ul>")
 
 
 def _grouped(rows: list[dict]):
@@ -287,30 +268,31 @@ def ledger_html(rows: list[dict]) -> str:
     """Per paper, then per chapter (the paper's section): a headline row per claim, details folded."""
     if not rows:
         return "<p>none</p>"
-    out = [LEDGER_CSS, '<table class="mfh-ledger"><thead><tr><th>claim</th><th>source</th><th>paper</th>'
+    out = ['<div class="mfh-table-wrap"><table class="mfh-table mfh-ledger"><thead><tr><th>claim</th><th>source</th><th>paper</th>'
            '<th>ours [95% CI]</th><th>verdict</th></tr></thead><tbody>']
     for (paper, chapter), group in _grouped(rows):
         out.append(f'<tr class="group"><th colspan="5">{html.escape(paper)} — {html.escape(_chapter_title(chapter))}</th></tr>')
         for r in group:
             unit = f" {html.escape(r['unit'])}" if r.get("unit") else ""
-            out.append(f"<tr><td>{html.escape(r['statement'])}{_details(r)}</td><td>{html.escape(r['source'])}</td>"
+            out.append(f'<tr class="{formatting.verdict_class(r["verdict"])}"><td>{html.escape(r["statement"])}{_details(r)}</td>'
+                       f"<td>{html.escape(r['source'])}</td>"
                        f'<td class="num">{html.escape(paper_text(r))}{unit if paper_text(r) != "—" else ""}</td>'
                        f'<td class="num">{html.escape(ours_text(r))}</td><td>{_badge(r["verdict"])}</td></tr>')
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
 def checks_html(rows: list[dict]) -> str:
     if not rows:
         return "<p>none</p>"
-    out = [LEDGER_CSS, '<table class="mfh-ledger"><thead><tr><th>check</th><th>source</th><th>what was measured</th>'
+    out = ['<div class="mfh-table-wrap"><table class="mfh-table mfh-ledger"><thead><tr><th>check</th><th>source</th><th>what was measured</th>'
            "<th>result</th></tr></thead><tbody>"]
     for (paper, chapter), group in _grouped(rows):
         out.append(f'<tr class="group"><th colspan="4">{html.escape(paper)} — {html.escape(_chapter_title(chapter))}</th></tr>')
         for r in group:
             out.append(f"<tr><td>{html.escape(r['statement'])}</td><td>{html.escape(r['source'])}</td>"
                        f"<td>{html.escape(r['reason'])}</td><td>{_badge(r['verdict'])}</td></tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -321,5 +303,5 @@ def counts_html(counts: pd.DataFrame) -> str:
         f"<tr><td>{html.escape(paper)}</td><td>{html.escape(category)}</td>"
         + "".join(f'<td class="num">{int(v)}</td>' for v in row) + "</tr>"
         for (paper, category), row in zip(counts.index, counts.values))
-    return (f'{LEDGER_CSS}<table class="mfh-ledger"><thead><tr><th>paper</th><th>whose</th>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table>")
+    return (f'<div class="mfh-table-wrap"><table class="mfh-table mfh-ledger"><thead><tr><th>paper</th><th>whose</th>'
+            f"{head}</tr></thead><tbody>{body}</tbody></table></div>")

@@ -1,18 +1,9 @@
-"""The HTML book builds from the committed notebooks with warnings as errors (as `make html`)."""
-import shutil
-import subprocess
-import sys
-from pathlib import Path
+"""The HTML book builds from the committed notebooks with warnings as errors (as `make html`).
 
-ROOT = Path(__file__).resolve().parent.parent
+The build itself is the session fixture ``book_html`` (conftest.py), shared with the browser test.
+"""
 
 
-def test_book_builds(tmp_path):
-    jb = Path(sys.executable).parent / "jupyter-book"
-    command = [str(jb if jb.exists() else shutil.which("jupyter-book")), "build", str(ROOT / "book"),
-               "--path-output", str(tmp_path), "-W", "-n", "--keep-going"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1200)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    html = tmp_path / "_build" / "html"
-    assert (html / "intro.html").exists()
-    assert (html / "chapters" / "99_claims_ledger.html").exists()
+def test_book_builds(book_html):
+    assert (book_html / "intro.html").exists()
+    assert (book_html / "chapters" / "99_claims_ledger.html").exists()

@@ -18,10 +18,7 @@ and says why.
 """
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 import sys
 import time
 from html.parser import HTMLParser
@@ -44,22 +41,6 @@ pytestmark = pytest.mark.slow
 TOC_PAGES = re.findall(r"^\s*(?:root|- file):\s*(\S+)", (ROOT / "book" / "_toc.yml").read_text(), flags=re.M)
 PANEL_CHAPTERS = sorted(p.stem for p in (ROOT / "chapters").glob("*.py") if "static_panel(" in p.read_text())
 EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.I)
-
-
-@pytest.fixture(scope="module")
-def book_html(tmp_path_factory) -> Path:
-    given = os.environ.get("MFH_BOOK_HTML")
-    if given:
-        html = Path(given)
-        assert (html / "intro.html").exists(), f"MFH_BOOK_HTML={given} holds no built book"
-        return html
-    out = tmp_path_factory.mktemp("book")
-    jb = Path(sys.executable).parent / "jupyter-book"
-    command = [str(jb if jb.exists() else shutil.which("jupyter-book")), "build", str(ROOT / "book"),
-               "--path-output", str(out), "-W", "-n", "--keep-going"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1800)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    return out / "_build" / "html"
 
 
 @pytest.fixture(scope="module")
