@@ -23,6 +23,8 @@ w (one per member, view and sample) come from a *weighting*:
 * ``"correctness"`` (eq. (7)): w : w^a : w^b = 1/CE of the teacher on each view, summing to 1;
 * ``"meta"`` (Algorithm 1): a Meta-Weight-Net (MLP + sigmoid on the teacher's three predictions)
   trained online through a one-step look-ahead of the student, with the validation set as meta data.
+  The look-ahead is a differentiable copy of the student's real Adam step (:func:`lookahead_params`),
+  so the meta-gradient is for the step the student actually takes.
 
 Feature-based baselines (FitNet, RKD, SP from :mod:`mfh_lib.losses`) add ``feature_weight *
 L_feature`` on the multimodal view; "X + MSD" keeps that term and replaces the KD term by MSD.
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
@@ -405,12 +408,56 @@ def batch_weights(recipe: StudentRecipe, batch: TrainingData, population: torch.
     return meta_net(_view_probs(batch, multilabel)).transpose(1, 2)
 
 
+def lookahead_params(params: dict[str, torch.Tensor], grads: Sequence[torch.Tensor | None],
+                     optimizer: torch.optim.Optimizer | None = None, lr: float = 1e-3) -> dict[str, torch.Tensor]:
+    """Algorithm 1, line 4: the parameters after one step, differentiable in ``grads``.
+
+    With ``optimizer`` (an ``torch.optim.Adam`` over ``params``) the step is the one that optimiser
+    would take next, computed from its current state (moments, step count, lr, betas, eps,
+    weight decay) without changing it: the meta-gradient is then for the step the student really
+    takes. Without one it is plain SGD at ``lr`` (Meta-Weight-Net's recipe). A parameter with no
+    gradient stays where it is, as in the real step.
+    """
+    names = list(params)
+    if optimizer is None:
+        return {k: params[k] if g is None else params[k] - lr * g for k, g in zip(names, grads)}
+    if not isinstance(optimizer, torch.optim.Adam) or isinstance(optimizer, torch.optim.AdamW):
+        raise ConfigError(f"the differentiable look-ahead implements Adam only, got {type(optimizer).__name__}")
+    group_of = {id(p): group for group in optimizer.param_groups for p in group["params"]}
+    virtual = {}
+    for k, g in zip(names, grads):
+        p = params[k]
+        if g is None:
+            virtual[k] = p
+            continue
+        group = group_of[id(p)]
+        if group["amsgrad"] or group.get("maximize", False):
+            raise ConfigError("the differentiable Adam look-ahead does not implement amsgrad or maximize")
+        beta1, beta2 = group["betas"]
+        state = optimizer.state.get(p, {})
+        step = float(state["step"]) + 1 if "step" in state else 1.0
+        exp_avg = state.get("exp_avg", torch.zeros_like(p)).detach()
+        exp_avg_sq = state.get("exp_avg_sq", torch.zeros_like(p)).detach()
+        if group["weight_decay"]:
+            g = g + group["weight_decay"] * p.detach()
+        m = beta1 * exp_avg + (1 - beta1) * g
+        v = beta2 * exp_avg_sq + (1 - beta2) * g * g
+        # clamp: sqrt has an infinite derivative at 0 (a parameter with a zero gradient); below
+        # 1e-30 the clamp changes the denominator by far less than eps
+        denom = v.clamp_min(1e-30).sqrt() / math.sqrt(1 - beta2**step) + group["eps"]
+        virtual[k] = p.detach() - (group["lr"] / (1 - beta1**step)) * m / denom
+    return virtual
+
+
 def meta_step(student: Ensemble, meta_net: Ensemble, meta_optimizer: torch.optim.Optimizer, batch: TrainingData,
-              meta_batch: MultimodalSplit, recipe: StudentRecipe, lookahead_lr: float, multilabel: bool) -> torch.Tensor:
-    """Algorithm 1, lines 4-5: a virtual SGD step of the student as a function of the meta-net's
+              meta_batch: MultimodalSplit, recipe: StudentRecipe, lookahead_lr: float, multilabel: bool,
+              student_optimizer: torch.optim.Optimizer | None = None) -> torch.Tensor:
+    """Algorithm 1, lines 4-5: a virtual step of the student as a function of the meta-net's
     parameters, then one meta-net update on the virtual student's validation cross entropy (eq. (9)).
 
-    The virtual step is functional (``functional_call`` on ``params - lr * grad`` built with
+    The virtual step (:func:`lookahead_params`) is the student optimiser's own next step when
+    ``student_optimizer`` is given (Adam, as in :func:`train_students`), else plain SGD at
+    ``lookahead_lr``. It is functional (``functional_call`` on the stepped parameters, built with
     ``create_graph=True``), so no model copy is made. Buffers are cloned for the look-ahead so a
     BatchNorm's running statistics are not updated by the virtual forwards (the Meta-Weight-Net
     pitfall); the models here have none, but the library should not rely on that.
@@ -421,7 +468,7 @@ def meta_step(student: Ensemble, meta_net: Ensemble, meta_optimizer: torch.optim
     inner = student_losses(student, batch, weights, recipe, multilabel,
                            buffers={k: v.clone() for k, v in student.buffers.items()})
     grads = torch.autograd.grad(inner.sum(), [student.params[k] for k in names], create_graph=True, allow_unused=True)
-    virtual = {k: student.params[k] if g is None else student.params[k] - lookahead_lr * g for k, g in zip(names, grads)}
+    virtual = lookahead_params(student.params, grads, student_optimizer, lookahead_lr)
     logits, _ = member_forward(student, meta_batch.a, meta_batch.b, views=False, params=virtual,
                                buffers={k: v.clone() for k, v in student.buffers.items()})
     meta_loss = task_loss(logits[:, 0], meta_batch.y, multilabel).mean(-1)
@@ -486,7 +533,8 @@ def train_students(make_student: Callable[[], nn.Module], data: TrainingData, re
                 meta_idx = torch.randint(0, len(meta_split), (num_seeds, recipe.meta_batch_size), generator=generator)
                 meta_idx = meta_idx.repeat(num_settings, 1).to(device)
                 meta_batch = MultimodalSplit(meta_split.a[meta_idx], meta_split.b[meta_idx], meta_split.y[meta_idx])
-                meta_step(student, meta_net, meta_optimizer, batch, meta_batch, recipe, recipe.lr, multilabel)
+                meta_step(student, meta_net, meta_optimizer, batch, meta_batch, recipe, recipe.lr, multilabel,
+                          student_optimizer=optimizer)
             with torch.no_grad() if meta_net is not None else contextlib.nullcontext():
                 weights = batch_weights(recipe, batch, population, meta_net, multilabel)
             losses_ = student_losses(student, batch, weights, recipe, multilabel)
@@ -534,6 +582,13 @@ def metrics(logits: torch.Tensor, labels: torch.Tensor, multilabel: bool) -> dic
         macro, micro = f1_scores(logits > 0, labels)
         return {"macro F1": macro, "micro F1": micro}
     return {"accuracy": (logits.argmax(-1) == labels).float().mean(-1) * 100}
+
+
+@torch.no_grad()
+def learned_weights(meta_net: Ensemble, data: TrainingData, multilabel: bool) -> torch.Tensor:
+    """The meta-net's eq. (8) weights (M, N, V) for every training sample, one row per member."""
+    probs = probabilities(data.teacher_logits, multilabel)
+    return meta_net(probs.expand(meta_net.num_members, *probs.shape))
 
 
 def select_population(val_metric: torch.Tensor, num_seeds: int) -> int:
@@ -606,7 +661,9 @@ def run_method(method: str, dataset: MultimodalDataset, teacher: dict[str, Teach
     feature_weights (per feature loss). Population weighting trains the whole grid at once and keeps
     the setting with the best seed-mean validation metric. Returns CPU tensors, seed axis first:
     ``val`` (S,), ``test`` {metric: (S,)}, ``curve`` (S, epochs) test metric after each epoch,
-    ``view_logits`` (S, V, N, K) on the test set, ``probe_logits`` (S, N, K), ``population`` (3,).
+    ``view_logits`` (S, V, N, K) on the test set, ``probe_logits`` (S, N, K), ``population`` (3,);
+    for meta weighting also ``meta_weights`` (S, N, V), the learned weights on the training set at
+    the end of training.
     """
     multilabel, metric = dataset.multilabel, primary_metric(dataset.multilabel)
     recipe = StudentRecipe.for_method(
@@ -629,7 +686,9 @@ def run_method(method: str, dataset: MultimodalDataset, teacher: dict[str, Teach
     chosen = select_population(val, num_seeds) if population is not None else 0
     keep = slice(chosen * num_seeds, (chosen + 1) * num_seeds)
     test_views = view_logits(run.ensemble, dataset.test)[keep]
+    out = {} if run.meta_net is None else {"meta_weights": learned_weights(run.meta_net, data, multilabel)[keep].cpu()}
     return {
+        **out,
         "val": val[keep].cpu(),
         "test": {k: v.cpu() for k, v in metrics(test_views[:, 0], dataset.test.y, multilabel).items()},
         "curve": torch.stack(run.curve, dim=1)[keep].cpu(),

@@ -225,3 +225,62 @@ def test_multilabel_student_training(setup):
                              num_seeds=2, multilabel=True)
     scores = msd.metrics(msd.view_logits(run.ensemble, split)[:, 0], y, True)
     assert set(scores) == {"macro F1", "micro F1"} and scores["macro F1"].shape == (2,)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_adam_lookahead_equals_the_real_step_when_weights_are_fixed(setup, weight_decay):
+    """The meta-learner's virtual step is the step the student really takes: with the eq. (5) weights
+    held fixed, lookahead_params reproduces torch.optim.Adam's next step, from a fresh state and
+    after a few real steps (moments and bias corrections in play)."""
+    train, _, teacher = setup
+    recipe = msd.StudentRecipe(weighting="meta")
+    data = msd.training_data(train, teacher, "meta", False)
+    batch = data.gather(torch.arange(16).repeat(2, 1))
+    weights = torch.rand(2, 3, 16, generator=torch.Generator().manual_seed(0))
+    student = Ensemble(make_student, 2, seed=0)
+    optimizer = torch.optim.Adam(student.parameters(), lr=0.01, weight_decay=weight_decay)
+    for step in range(4):
+        names = list(student.params)
+        loss = msd.student_losses(student, batch, weights, recipe, False)
+        grads = torch.autograd.grad(loss.sum(), [student.params[k] for k in names], allow_unused=True)
+        virtual = msd.lookahead_params(student.params, grads, optimizer)
+        optimizer.zero_grad(set_to_none=True)
+        msd.student_losses(student, batch, weights, recipe, False).sum().backward()
+        optimizer.step()
+        for k in names:
+            assert torch.allclose(virtual[k], student.params[k], atol=1e-6, rtol=1e-5), (step, k)
+
+
+def test_lookahead_is_differentiable_in_the_meta_weights(setup):
+    """The Adam look-ahead carries the meta-gradient: the virtual student's loss has a finite,
+    non-zero gradient with respect to the weights that built the step."""
+    train, val, teacher = setup
+    recipe = msd.StudentRecipe(weighting="meta")
+    data = msd.training_data(train, teacher, "meta", False)
+    batch = data.gather(torch.arange(16)[None])
+    student = Ensemble(make_student, 1, seed=0)
+    optimizer = torch.optim.Adam(student.parameters(), lr=0.01)
+    weights = torch.full((1, 3, 16), 0.5, requires_grad=True)
+    names = list(student.params)
+    loss = msd.student_losses(student, batch, weights, recipe, False)
+    grads = torch.autograd.grad(loss.sum(), [student.params[k] for k in names], create_graph=True, allow_unused=True)
+    virtual = msd.lookahead_params(student.params, grads, optimizer)
+    logits, _ = msd.member_forward(student, val.a[None], val.b[None], views=False, params=virtual)
+    (grad,) = torch.autograd.grad(msd.task_loss(logits[:, 0], val.y[None], False).mean(), weights)
+    assert torch.isfinite(grad).all() and grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match="Adam"):
+        msd.lookahead_params(student.params, grads, torch.optim.SGD(student.parameters(), lr=0.1))
+
+
+def test_run_method_returns_the_learned_weights(setup):
+    train, val, teacher_outputs = setup
+    from mfh_lib.data import MultimodalDataset
+    dataset = MultimodalDataset(train=train, val=val, test=val, num_classes=3, modalities=("a", "b"), source="toy")
+    teacher = {split: msd.model_outputs(msd.LateFusionNet(6, 4, 3, (16,), (16,)), getattr(dataset, split))
+               for split in ("train", "val", "test")}
+    settings = {"lam": 0.5, "temperature": 4.0, "num_epochs": 1, "batch_size": 16, "lr": 0.01, "meta_lr": 1e-3,
+                "feature_weights": {}}
+    out = msd.run_method("MSD (meta)", dataset, teacher, val, settings, num_seeds=2, student_hidden=(4,))
+    assert out["meta_weights"].shape == (2, len(train), 3)
+    assert ((out["meta_weights"] > 0) & (out["meta_weights"] < 1)).all()
+    assert "meta_weights" not in msd.run_method("KD", dataset, teacher, val, settings, num_seeds=2, student_hidden=(4,))
