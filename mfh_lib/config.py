@@ -168,22 +168,46 @@ def _lower_bound(values: list) -> float | None:
 CONFIG_DIR = REPO_ROOT / "chapters" / "configs"
 
 
-def load_profile(chapter: str, profile: str, **overrides) -> dict:
-    """The ``profile`` section of ``chapters/configs/<chapter>.json``, with non-None overrides applied.
+def _profiles_file(path_or_chapter: str | os.PathLike) -> Path:
+    """The settings file: a path to a ``.json`` file (a user's own) or a chapter name."""
+    text = os.fspath(path_or_chapter) if isinstance(path_or_chapter, (str, os.PathLike)) else None
+    if text is None:
+        raise ConfigError(f"load_profile takes a chapter name or a path to a .json file, got {path_or_chapter!r}")
+    if text.endswith(".json") or isinstance(path_or_chapter, os.PathLike) or os.sep in text:
+        path = Path(text).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"settings file {str(path)!r} not found; expected a JSON object of profiles, "
+                              'e.g. {"quick": {"seeds": 3}, "full": {"seeds": 5}}')
+        return path
+    path = CONFIG_DIR / f"{text}.json"
+    if not path.exists():
+        raise ConfigError(f"no settings file for chapter {text!r}: expected {path} "
+                          "(or pass the path of your own .json file)")
+    return path
 
+
+def load_profile(path_or_chapter: str | os.PathLike, profile: str, **overrides) -> dict:
+    """The ``profile`` section of a settings file, with non-None overrides applied.
+
+    ``path_or_chapter``: a chapter name (``chapters/configs/<chapter>.json``) or the path of a user's
+    own ``.json`` file holding ``{profile name: {setting: value}}``; both are validated alike.
     Overrides are the chapter's own parameters (e.g. ``seeds=3``): None means "use the profile's".
     Each is checked by :func:`check_setting` against the profile's value, with the range every
     profile of the file implies (e.g. ``seeds`` >= 1 because all profiles use positive counts), so
     ``-p seeds -1`` or ``-p delta abc`` stop here with an error naming the setting.
     """
-    path = CONFIG_DIR / f"{chapter}.json"
-    if not path.exists():
-        raise ConfigError(f"no settings file for chapter {chapter!r}: expected {path}")
-    profiles = json.loads(path.read_text())
+    path = _profiles_file(path_or_chapter)
+    try:
+        profiles = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{str(path)!r} is not valid JSON ({err})") from err
+    if not isinstance(profiles, dict) or not all(isinstance(p, dict) for p in profiles.values()):
+        raise ConfigError(f"{str(path)!r} must hold a JSON object of profiles, each an object of settings, "
+                          'e.g. {"quick": {"seeds": 3}}')
     cfg = select_profile(profiles, profile)
     unknown = [k for k, v in overrides.items() if v is not None and k not in cfg]
     if unknown:
-        raise ConfigError(f"unknown setting(s) {unknown} for chapter {chapter!r}; known: {sorted(cfg)}")
+        raise ConfigError(f"unknown setting(s) {unknown} for {str(path_or_chapter)!r}; known: {sorted(cfg)}")
     for key, value in overrides.items():
         if value is not None:
             bound = _lower_bound([p[key] for p in profiles.values() if key in p])

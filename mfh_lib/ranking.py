@@ -20,7 +20,11 @@ authors' RAVDESS code, which used the batch mean.
 """
 from __future__ import annotations
 
-from typing import Callable
+import dataclasses
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -262,20 +266,48 @@ def distill_students(make_student: Callable[[], nn.Module], train_b: torch.Tenso
     return out
 
 
+def _check_rank_path(make_a: Callable[[], nn.Module], rank_path: str | None) -> tuple[str, str]:
+    """(features path, head path) inside a JointPair for ranking net a's channels.
+
+    ``rank_path=None``: ``net_a.features`` / ``net_a.head`` when net a has both submodules (a
+    :class:`~mfh_lib.models.FeatureHead`), else the input features (the whole net a is the head).
+    An explicit path must name a submodule of net a, and net a must have a ``head``.
+    """
+    with torch.random.fork_rng(devices=[]):  # building a probe network must not move the global RNG
+        probe = make_a()
+    submodules = dict(probe.named_modules())
+    split = "features" in submodules and "head" in submodules
+    if rank_path is None:
+        return ("net_a.features", "net_a.head") if split else ("", "net_a")
+    inner = rank_path[len("net_a."):] if rank_path.startswith("net_a.") else None
+    if not split or inner not in submodules:
+        raise ConfigError(
+            f"rank_path {rank_path!r} needs net a to be written head(features(x)): a network with `features` "
+            f"and `head` submodules (models.FeatureHead, e.g. models.ranked_mlp), and the path to name one of "
+            f"its submodules; got a {type(probe).__name__}. Wrap it as models.FeatureHead(features, head), or "
+            "pass rank_path=None to rank its input features")
+    return rank_path, "net_a.head"
+
+
 def rank_channels(data, make_a: Callable[[], nn.Module], make_b: Callable[[], nn.Module], *, num_seeds: int,
                   num_epochs: int, num_permutations: int, batch_size: int | None, lr: float, momentum: float = 0.9,
-                  weight_decay: float = 0.0, seed: int = 0, rank_path: str = "net_a.features", device="cpu"):
+                  weight_decay: float = 0.0, seed: int = 0, rank_path: str | None = "net_a.features", device="cpu"):
     """Algorithm 1 for ``num_seeds`` seeds on a MultimodalDataset (``data.train`` has a, b, y).
 
-    Returns (pairs, features, head, train_features, distances): the jointly trained Ensemble, the
-    member-wise ``features`` and ``head`` of net a, the (S, N, d) ranked training features and the
-    (S, M, d) permutation distances on the CPU.
+    ``rank_path``: the submodule of the JointPair whose output channels are ranked; the default
+    ``"net_a.features"`` needs net a to be a :class:`~mfh_lib.models.FeatureHead` (``features`` and
+    ``head`` submodules). ``None`` ranks ``net_a.features`` when it exists and otherwise the input
+    features of any network (e.g. ``models.MLP``); a path the network lacks is a ConfigError saying
+    what is needed. Returns (pairs, features, head, train_features, distances): the jointly trained
+    Ensemble, the member-wise ``features`` and ``head`` of net a, the (S, N, d) ranked training
+    features and the (S, M, d) permutation distances on the CPU.
     """
+    features_path, head_path = _check_rank_path(make_a, rank_path)
     pairs = train_joint(make_a, make_b, data.train.a, data.train.b, data.train.y, num_seeds=num_seeds, seed=seed,
                         num_epochs=num_epochs, batch_size=batch_size, lr=lr, momentum=momentum,
                         weight_decay=weight_decay, device=device)
-    features = member_part(pairs, rank_path)
-    head = member_part(pairs, "net_a.head")
+    features = member_part(pairs, features_path) if features_path else (lambda x: x)
+    head = member_part(pairs, head_path)
     net_b = member_part(pairs, "net_b")
     with torch.no_grad():
         train_features = features(data.train.a.to(device).expand(num_seeds, -1, -1))
@@ -285,14 +317,171 @@ def rank_channels(data, make_a: Callable[[], nn.Module], make_b: Callable[[], nn
     return pairs, features, head, train_features, distances.cpu()
 
 
-def nullified_teacher_study(data, cfg: dict, *, device="cpu", use_cache: bool = True) -> dict:
+@dataclass(frozen=True)
+class NullifiedStudySettings:
+    """Settings of :func:`nullified_teacher_study` (MFH Sec. 5.4 with the evidence engine's controls).
+
+    Required (no default: they set the size of the run):
+
+    * ``seeds``: number of seeds S. Every seed trains its own joint pair (Algorithm 1, step 1), its
+      own teachers and students, all vectorised as one Ensemble; the per-seed results are the
+      replication unit of every claim.
+    * ``joint_epochs``: epochs of Algorithm 1, step 1 (the joint training of eq. (28)); also the
+      epochs of each cross-fitted teacher.
+    * ``student_epochs``: epochs of every student (KD students, no-KD students and controls).
+
+    Optional (defaults are the authors' RAVDESS settings, MFH App. B.3, at the quick profile's M):
+
+    * ``hidden_a`` / ``hidden_b``: hidden widths of the MLPs on modality a (teacher) and b
+      (student); Algorithm 1 ranks the last hidden layer of the network on a.
+    * ``batch_size`` (None: full batch), ``lr``, ``momentum``, ``weight_decay``: SGD settings of
+      every training.
+    * ``rho``: weight of the cross-entropy term in eq. (1) (rho = 0: the student learns from the
+      teacher only; rho = 1: no KD).
+    * ``temperature``: softmax temperature of the KD term.
+    * ``num_permutations``: M, the permutations per channel in Algorithm 1, steps 2-8.
+    * ``ratios``: the nullifying ratios r in [0, 1] of the modality-general / -specific / random teachers.
+    * ``m_values``: values of M for the "general (vs M)" teachers (each <= ``num_permutations``;
+      may be empty).
+    * ``m_ratio``: the r of those teachers.
+    * ``cross_fit_folds``: folds of the cross-fitted control teacher (>= 2).
+    * ``num_classes``: number of classes K of the problem; None takes the dataset's
+      ``num_classes`` attribute (a class absent from training still gets its logit).
+    """
+
+    seeds: int
+    joint_epochs: int
+    student_epochs: int
+    hidden_a: tuple[int, ...] = (256, 128)
+    hidden_b: tuple[int, ...] = (128, 128)
+    batch_size: int | None = 64
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    rho: float = 0.0
+    temperature: float = 1.0
+    num_permutations: int = 10
+    ratios: tuple[float, ...] = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875)
+    m_values: tuple[int, ...] = (1, 2, 5, 10)
+    m_ratio: float = 0.5
+    cross_fit_folds: int = 3
+    num_classes: int | None = None
+
+    def __post_init__(self):
+        def whole(name, minimum, value=None, allow_none=False):
+            value = getattr(self, name) if value is None and not allow_none else value
+            if allow_none and value is None:
+                return
+            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+                raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a whole number >= {minimum}")
+
+        def number(name, low=None, high=None):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or \
+                    (low is not None and value < low) or (high is not None and value > high):
+                bounds = f" in [{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
+                raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a finite number{bounds}")
+
+        for name in ("seeds", "joint_epochs", "student_epochs", "num_permutations"):
+            whole(name, 1)
+        whole("cross_fit_folds", 2)
+        whole("batch_size", 1, self.batch_size, allow_none=True)
+        whole("num_classes", 2, self.num_classes, allow_none=True)
+        for name in ("hidden_a", "hidden_b", "ratios", "m_values"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a list")
+            object.__setattr__(self, name, tuple(value))
+        if not self.hidden_a or not self.hidden_b:
+            raise ConfigError("settings 'hidden_a' and 'hidden_b' need at least one hidden layer (Algorithm 1 ranks it)")
+        for name in ("hidden_a", "hidden_b"):
+            for width in getattr(self, name):
+                whole(name, 1, width)
+        for r in self.ratios:
+            check_unit_interval("setting 'ratios' (each r)", r)
+        for m in self.m_values:
+            whole("m_values", 1, m)
+            if m > self.num_permutations:
+                raise ConfigError(f"setting 'm_values' holds M = {m} > num_permutations = {self.num_permutations}")
+        number("lr", 0)
+        number("momentum", 0, 1)
+        number("weight_decay", 0)
+        number("temperature", 1e-6)
+        check_unit_interval("setting 'rho'", self.rho)
+        check_unit_interval("setting 'm_ratio'", self.m_ratio)
+
+    @classmethod
+    def required(cls) -> tuple[str, ...]:
+        """The names of the settings without a default."""
+        return tuple(f.name for f in dataclasses.fields(cls)
+                     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any], *, extra: str = "error") -> "NullifiedStudySettings":
+        """Settings from a dict (e.g. a chapter's profile); a missing required key is a ConfigError
+        naming it. ``extra="error"``: an unknown key is a ConfigError naming it; ``"ignore"``: keys
+        that are not settings (a chapter profile's other settings) are skipped."""
+        if not isinstance(mapping, Mapping):
+            raise ConfigError(f"study settings must be a mapping or NullifiedStudySettings, got {type(mapping).__name__}")
+        if extra not in ("error", "ignore"):
+            raise ConfigError(f"extra must be 'error' or 'ignore', got {extra!r}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = [name for name in cls.required() if name not in mapping]
+        if missing:
+            raise ConfigError(f"study settings lack {missing} (required, no default: "
+                              f"{list(cls.required())}; see NullifiedStudySettings)")
+        unknown = sorted(set(mapping) - names)
+        if unknown and extra == "error":
+            raise ConfigError(f"unknown study setting(s) {unknown}; known: {sorted(names)}")
+        return cls(**{k: v for k, v in mapping.items() if k in names})
+
+    def to_dict(self) -> dict:
+        """The settings as JSON data (lists for tuples)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+def _study_settings(settings) -> tuple[NullifiedStudySettings, dict]:
+    """(typed settings, cache-key settings). A mapping keys the cache by its own content, as before
+    the typed settings existed, so chapter caches stay valid; a settings object by its fields."""
+    if isinstance(settings, NullifiedStudySettings):
+        return settings, settings.to_dict()
+    typed = NullifiedStudySettings.from_dict(settings, extra="ignore")
+    return typed, dict(settings)
+
+
+def study_num_classes(data, settings: NullifiedStudySettings | None = None) -> int:
+    """The number of classes K a study's networks output: ``settings.num_classes``, else the
+    dataset's ``num_classes`` attribute, else (with a warning) the largest label + 1 over every
+    split. Labels outside 0..K-1 are a ConfigError; a class absent from training a warning."""
+    labels = [split.y for split in (data.train, data.val, data.test)]
+    largest = max(int(y.max()) for y in labels if len(y))
+    k = getattr(settings, "num_classes", None) or getattr(data, "num_classes", None)
+    if k is None:
+        k = largest + 1
+        warnings.warn(f"the dataset has no num_classes attribute: using the largest label + 1 = {k}; "
+                      "pass num_classes to be sure", stacklevel=3)
+    k = int(k)
+    if largest >= k or min(int(y.min()) for y in labels if len(y)) < 0:
+        raise ConfigError(f"labels reach {largest} but num_classes = {k}: labels must lie in 0..{k - 1}")
+    absent = sorted(set(range(k)) - set(torch.unique(data.train.y).tolist()))
+    if absent:
+        warnings.warn(f"class(es) {absent} have no training sample; the networks still output {k} logits",
+                      stacklevel=3)
+    return k
+
+
+def nullified_teacher_study(data, cfg: NullifiedStudySettings | Mapping[str, Any], *, device="cpu",
+                            use_cache: bool = True) -> dict:
     """MFH Sec. 5.4 on one dataset: teachers of different gamma from Algorithm 1, their students, and controls.
 
-    Ranks the penultimate layer of an MLP on modality a (``cfg``: hidden_a, hidden_b, joint_epochs,
+    ``cfg``: a :class:`NullifiedStudySettings`, or a mapping with its keys (``seeds``,
+    ``joint_epochs``, ``student_epochs`` required; other keys of a chapter profile are ignored).
+    Ranks the penultimate layer of an MLP on modality a (hidden_a, hidden_b, joint_epochs,
     num_permutations), derives the regular teacher (r = 0), the modality-general / -specific / random
-    teachers for every r in ``cfg["ratios"]`` and modality-general ones at ``m_ratio`` for every M in
-    ``m_values``, and distils each into an MLP on modality b with eq. (1) (rho, student_epochs, batch_size,
-    lr, momentum, weight_decay). Students of one seed share their initialisation, so differences
+    teachers for every r in ``ratios`` and modality-general ones at ``m_ratio`` for every M in
+    ``m_values``, and distils each into an MLP on modality b with eq. (1) (rho, temperature,
+    student_epochs, batch_size, lr, momentum, weight_decay). The networks output
+    :func:`study_num_classes` logits (the dataset's ``num_classes``), not ``train.y.max() + 1``. Students of one seed share their initialisation, so differences
     between teachers are paired. Returns the teacher list (kind, r, M), the (T, S) student and teacher
     test accuracies, the (S,) no-KD accuracies, the (S, d) salience, and the teachers' test logits
     (T, S, N_test, K), from which other chapters compute information criteria.
@@ -302,65 +491,72 @@ def nullified_teacher_study(data, cfg: dict, *, device="cpu", use_cache: bool = 
     Gaussian noise with its training features' per-channel mean and spread), "born-again" (the no-KD
     student's own logits at its best-validation epoch), "label smoothing" (at the regular teacher's
     mean training-set confidence) and "cross-fitted" (the regular teacher's logits predicted out of
-    fold: ``cfg["cross_fit_folds"]`` joint trainings of Algorithm 1, step 1, each on the other folds).
+    fold: ``cross_fit_folds`` joint trainings of Algorithm 1, step 1, each on the other folds).
     ``"controls"`` maps each name to the (S,) student accuracies; ``"control_teachers"`` to the
     teacher's (S,) "train_acc" and "confidence" on the training set (what a student distils) and,
     where the teacher predicts test inputs, "test_acc". ``"regular_train"`` holds the same two for
     the regular teacher.
 
-    The result is cached per (data content hash, cfg), so every chapter that needs it shares one run.
+    The result is cached per (data content hash, settings), so every chapter that needs it shares
+    one run; a mapping keys the cache by its whole content (as before the typed settings), a
+    settings object by its fields.
     """
+    settings, key = _study_settings(cfg)
     cache = ResultsCache("nullified_teacher_study", enabled=use_cache)
-    return cache.get_or_compute({"data": data.content_hash, **cfg}, lambda: _nullified_teacher_study(data, cfg, device))
+    return cache.get_or_compute({"data": data.content_hash, **key},
+                                lambda: _nullified_teacher_study(data, settings, device))
 
 
-def _cross_fitted_logits(data, make_a, make_b, cfg: dict, train_kwargs: dict, device):
+def _cross_fitted_logits(data, make_a, make_b, cfg: NullifiedStudySettings | Mapping, train_kwargs: dict, device):
     """Out-of-fold training logits (S, N, K) of the jointly trained net a, and the (S, N_test, K)
-    test logits averaged over the fold teachers."""
-    S = cfg["seeds"]
+    test logits averaged over the fold teachers. ``cfg``: the settings (or a mapping with seeds,
+    joint_epochs and cross_fit_folds)."""
+    if isinstance(cfg, Mapping):
+        cfg = NullifiedStudySettings(student_epochs=1, **{k: cfg[k] for k in ("seeds", "joint_epochs", "cross_fit_folds")})
+    S = cfg.seeds
     test_logits = []
 
     def fit_predict(train_index, held_out):
         pairs = train_joint(make_a, make_b, data.train.a[train_index], data.train.b[train_index],
-                            data.train.y[train_index], num_seeds=S, seed=0, num_epochs=cfg["joint_epochs"],
+                            data.train.y[train_index], num_seeds=S, seed=0, num_epochs=cfg.joint_epochs,
                             desc="cross-fitted teacher", **train_kwargs)
         net_a = member_part(pairs, "net_a")
         with torch.no_grad():
             test_logits.append(net_a(data.test.a.to(device).expand(S, -1, -1)).cpu())
             return net_a(data.train.a[held_out].to(device).expand(S, -1, -1)).cpu()
 
-    out_of_fold = controls.cross_fit(fit_predict, len(data.train), cfg["cross_fit_folds"],
+    out_of_fold = controls.cross_fit(fit_predict, len(data.train), cfg.cross_fit_folds,
                                      torch.Generator().manual_seed(7))
     return out_of_fold, torch.stack(test_logits).mean(0)
 
 
-def _nullified_teacher_study(data, cfg: dict, device) -> dict:
-    S = cfg["seeds"]
-    num_classes = int(data.train.y.max()) + 1
-    make_a = lambda: models.ranked_mlp(data.train.a.shape[1], cfg["hidden_a"], num_classes)
-    make_b = lambda: models.ranked_mlp(data.train.b.shape[1], cfg["hidden_b"], num_classes)
-    train_kwargs = dict(batch_size=cfg["batch_size"], lr=cfg["lr"], momentum=cfg["momentum"],
-                        weight_decay=cfg["weight_decay"], device=device)
+def _nullified_teacher_study(data, cfg: NullifiedStudySettings, device) -> dict:
+    S = cfg.seeds
+    num_classes = study_num_classes(data, cfg)
+    make_a = lambda: models.ranked_mlp(data.train.a.shape[1], cfg.hidden_a, num_classes)
+    make_b = lambda: models.ranked_mlp(data.train.b.shape[1], cfg.hidden_b, num_classes)
+    train_kwargs = dict(batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum,
+                        weight_decay=cfg.weight_decay, device=device)
     _, features, head, train_h, distances = rank_channels(
-        data, make_a, make_b, num_seeds=S, num_epochs=cfg["joint_epochs"],
-        num_permutations=cfg["num_permutations"], **train_kwargs)
+        data, make_a, make_b, num_seeds=S, num_epochs=cfg.joint_epochs,
+        num_permutations=cfg.num_permutations, **train_kwargs)
     salience = salience_from_distances(distances)
     fill = train_h.mean(1)
     test_h = features(data.test.a.to(device).expand(S, -1, -1)).detach()
-    teachers = [("regular", 0.0, cfg["num_permutations"], torch.ones_like(salience))]
+    teachers = [("regular", 0.0, cfg.num_permutations, torch.ones_like(salience))]
     for mode in NULLIFY_MODES:
-        for r in cfg["ratios"]:
+        for r in cfg.ratios:
             generator = torch.Generator().manual_seed(int(1000 * r))
-            teachers.append((mode, r, cfg["num_permutations"], nullify_keep_mask(salience, r, mode, generator)))
-    for m in cfg["m_values"]:
+            teachers.append((mode, r, cfg.num_permutations, nullify_keep_mask(salience, r, mode, generator)))
+    for m in cfg.m_values:
         p_m = salience_from_distances(distances[:, :m])
-        teachers.append(("general (vs M)", cfg["m_ratio"], m, nullify_keep_mask(p_m, cfg["m_ratio"], "general")))
+        teachers.append(("general (vs M)", cfg.m_ratio, m, nullify_keep_mask(p_m, cfg.m_ratio, "general")))
     with torch.no_grad():
         teacher_logits = torch.cat([head(nullify(train_h, keep.to(device), fill)) for *_, keep in teachers])
         test_logits = torch.stack([head(nullify(test_h, keep.to(device), fill)) for *_, keep in teachers]).cpu()
     teacher_acc = member_accuracy(test_logits.flatten(0, 1), data.test.y.expand(len(teachers) * S, -1))
     val, test = (data.val.b, data.val.y), (data.test.b, data.test.y)
-    student_kwargs = dict(num_epochs=cfg["student_epochs"], seed=100, **train_kwargs)
+    student_kwargs = dict(num_epochs=cfg.student_epochs, seed=100, **train_kwargs)
     no_kd = distill_students(make_b, data.train.b, data.train.y, None, val, test, rho=1.0, num_members=S,
                              return_train_logits=True, **student_kwargs)
 
@@ -379,8 +575,8 @@ def _nullified_teacher_study(data, cfg: dict, device) -> dict:
         "cross-fitted": (cross_train, cross_test),
     }
     all_train = torch.cat([teacher_logits.cpu()] + [train for train, _ in control_logits.values()])
-    students = distill_students(make_b, data.train.b, data.train.y, all_train, val, test, rho=cfg["rho"],
-                                num_init=S, **student_kwargs)["test_acc"]
+    students = distill_students(make_b, data.train.b, data.train.y, all_train, val, test, rho=cfg.rho,
+                                temperature=cfg.temperature, num_init=S, **student_kwargs)["test_acc"]
     T = len(teachers)
     train_y = data.train.y.expand(S, -1)
 
@@ -397,6 +593,123 @@ def _nullified_teacher_study(data, cfg: dict, device) -> dict:
             "controls": {name: students[(T + i) * S:(T + i + 1) * S] for i, name in enumerate(control_names)},
             "control_teachers": {name: describe(*control_logits[name]) for name in control_names},
             "regular_train": describe(regular_train, None)}
+
+
+# ------------------------------------------------------------------ a user's own paired data
+def teacher_label(kind: str, r: float, m: int) -> str:
+    """A teacher's row name in a diagnosis table: "regular", "general r=50%", "general r=50%, M=2"."""
+    if kind == "regular":
+        return "regular"
+    if kind == "general (vs M)":
+        return f"general r={100 * r:g}%, M={m}"
+    return f"{kind} r={100 * r:g}%"
+
+
+@dataclass
+class PairDiagnosis:
+    """What :func:`diagnose_pair` found. ``table`` is tidy, one row per (condition, seed):
+
+    * ``condition``: "no KD", a teacher (:func:`teacher_label`) or a control name;
+      ``family``: "no KD", "teacher" or "control"; ``mode``, ``r``, ``M``: the teacher's recipe
+      (NaN for others); ``seed``: 0..S-1 (the replication unit: students of one seed share their
+      initialisation, so differences between conditions of one seed are paired).
+    * ``teacher_acc``: the teacher's test accuracy (%; NaN where it predicts no test input),
+      ``student_acc``: the student's test accuracy (%) at its best-validation epoch, ``gain``:
+      student_acc minus the no-KD student of the same seed (accuracy points).
+    * teachers only: ``i_teacher_student``, ``i_student_label``, ``cch_gap`` (nats) and
+      ``mfh_shared`` (R^2), from :func:`mfh_lib.cch.criteria_from_features` on the test split.
+
+    ``data`` is the split and standardised dataset, ``study`` the raw output of
+    :func:`nullified_teacher_study`, ``settings`` the typed settings it ran with.
+    """
+
+    table: Any
+    data: Any
+    study: dict
+    settings: NullifiedStudySettings
+
+    def values(self, condition: str, column: str = "student_acc"):
+        """(S,) numpy values of ``column`` for one condition, ordered by seed."""
+        rows = self.table[self.table.condition == condition].sort_values("seed")
+        if rows.empty:
+            raise KeyError(f"no condition {condition!r}; conditions: {list(dict.fromkeys(self.table.condition))}")
+        return rows[column].to_numpy(dtype=float)
+
+    def paired(self, condition: str, baseline: str, column: str = "student_acc"):
+        """(S,) per-seed differences ``condition - baseline`` of ``column`` (paired by seed)."""
+        return self.values(condition, column) - self.values(baseline, column)
+
+    def summary(self):
+        """One row per condition: the seed means (and the std of the student's gain), in table order."""
+        numeric = ["teacher_acc", "student_acc", "gain", "i_teacher_student", "i_student_label", "cch_gap", "mfh_shared"]
+        grouped = self.table.groupby("condition", sort=False)
+        out = grouped[["family"]].first().join(grouped[numeric].mean())
+        out["gain_std"] = grouped["gain"].std(ddof=1)
+        out["seeds"] = grouped["seed"].count()
+        return out.reset_index()
+
+
+def diagnose_dataset(data, settings: NullifiedStudySettings | Mapping[str, Any], *, estimator: str = "gaussian",
+                     device="cpu", use_cache: bool = True) -> PairDiagnosis:
+    """:func:`nullified_teacher_study` and the CCH / MFH criteria on a MultimodalDataset, as a tidy table."""
+    import numpy as np
+    import pandas as pd
+
+    from . import cch
+
+    typed, _ = _study_settings(settings)
+    study = nullified_teacher_study(data, settings, device=device, use_cache=use_cache)
+    T, S = study["student_acc"].shape
+    k = study_num_classes(data, typed)
+    criteria = cch.criteria_from_features(study["teacher_test_logits"], data.test.b.expand(T, S, -1, -1),
+                                          data.test.y.expand(T, S, -1), num_classes=k, estimator=estimator)
+    no_kd = study["no_kd"].numpy()
+    rows = [{"condition": "no KD", "family": "no KD", "seed": s, "student_acc": no_kd[s], "gain": 0.0}
+            for s in range(S)]
+    for t, (kind, r, m) in enumerate(study["teachers"]):
+        for s in range(S):
+            rows.append({"condition": teacher_label(kind, r, m), "family": "teacher", "mode": kind, "r": r, "M": m,
+                         "seed": s, "teacher_acc": float(study["teacher_acc"][t, s]),
+                         "student_acc": float(study["student_acc"][t, s]),
+                         "gain": float(study["student_acc"][t, s]) - no_kd[s],
+                         **{name: float(criteria[name][t, s]) for name in
+                            ("i_teacher_student", "i_student_label", "cch_gap", "mfh_shared")}})
+    for name, acc in study["controls"].items():
+        teacher_test = study["control_teachers"][name].get("test_acc")
+        for s in range(S):
+            rows.append({"condition": name, "family": "control", "seed": s,
+                         "teacher_acc": float(teacher_test[s]) if teacher_test is not None else np.nan,
+                         "student_acc": float(acc[s]), "gain": float(acc[s]) - no_kd[s]})
+    columns = ["condition", "family", "mode", "r", "M", "seed", "teacher_acc", "student_acc", "gain",
+               "i_teacher_student", "i_student_label", "cch_gap", "mfh_shared"]
+    table = pd.DataFrame(rows).reindex(columns=columns)
+    return PairDiagnosis(table=table, data=data, study=study, settings=typed)
+
+
+def diagnose_pair(x_a, x_b, y, groups=None, *, settings: NullifiedStudySettings | Mapping[str, Any],
+                  num_classes: int | None = None, split_seed: int = 0, val: int | float = 0.15,
+                  test: int | float = 0.2, modalities: Sequence[str] = ("a", "b"), source: str = "user arrays",
+                  estimator: str = "gaussian", device="cpu", use_cache: bool = True) -> PairDiagnosis:
+    """Diagnose a user's paired data in one call: split, Algorithm 1, teachers, KD, controls, criteria.
+
+    x_a (N, D_a): the teacher's modality; x_b (N, D_b): the student's; y (N,) classes in
+    0..num_classes-1; ``groups`` (N,) optional ids (actor, speaker, subject) kept within one split
+    (:func:`mfh_lib.data.group_split`; ``val`` / ``test`` then count groups), else a random split.
+    Both modalities are standardised with training statistics. ``num_classes`` (default:
+    ``settings.num_classes``, else the largest label + 1) fixes the logits of every network, so a
+    class absent from training is still predicted. ``settings``: :class:`NullifiedStudySettings`
+    (or a mapping of its keys). Returns a :class:`PairDiagnosis` whose ``table`` has one row per
+    (condition, seed): no KD, the regular teacher, the modality-general / -specific / random
+    teachers of Algorithm 1, and the controls (noise teacher, born-again, label smoothing,
+    cross-fitted), each with its student's accuracy and gain, the teachers with the CCH and MFH
+    criteria. The study is cached by the data's content hash and the settings.
+    """
+    from .data import dataset_from_arrays
+
+    typed, _ = _study_settings(settings)
+    data = dataset_from_arrays(x_a, x_b, y, groups=groups, num_classes=num_classes or typed.num_classes,
+                               seed=split_seed, val=val, test=test, modalities=modalities, source=source)
+    return diagnose_dataset(data, settings, estimator=estimator, device=device, use_cache=use_cache)
 
 
 def _module_batches(n: int, batch_size: int, generator: torch.Generator):
@@ -459,6 +772,8 @@ def distill_module(make_student: Callable[[], nn.Module], train_b, train_y, teac
     return best["test"]
 
 
-__all__ = ["JointPair", "distance", "joint_loss", "train_joint", "member_part", "permutation_distances",
-           "salience_from_distances", "permutation_salience", "nullify_keep_mask", "nullify", "precision_at_k",
-           "distill_students", "progress"]
+__all__ = ["DISTANCES", "NULLIFY_MODES", "JointPair", "distance", "member_cross_entropy", "joint_loss", "train_joint",
+           "member_part", "permutation_distances", "salience_from_distances", "permutation_salience",
+           "nullify_keep_mask", "nullify", "precision_at_k", "distill_students", "rank_channels",
+           "NullifiedStudySettings", "study_num_classes", "nullified_teacher_study", "teacher_label", "PairDiagnosis",
+           "diagnose_dataset", "diagnose_pair", "fit_module", "predict_module", "distill_module", "progress"]

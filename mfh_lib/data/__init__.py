@@ -220,3 +220,12 @@ class MultimodalDataset:
         if "content_hash" in self.__dict__:  # same content: no need to hash it again (from the GPU)
             moved.__dict__["content_hash"] = self.__dict__["content_hash"]
         return moved
+
+
+# ------------------------------------------------------------------- generic splits (any dataset)
+from .splits import (dataset_from_arrays, fit_standardizer, group_split, kfold_indices,  # noqa: E402
+                     random_split, standardize)
+
+__all__ = ["MultimodalSplit", "MultimodalDataset", "content_digest", "file_digest", "validate_array",
+           "validate_rows", "require_rows", "read_wav", "read_numpy", "open_hdf5", "group_split",
+           "random_split", "kfold_indices", "fit_standardizer", "standardize", "dataset_from_arrays"]
