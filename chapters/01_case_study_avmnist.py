@@ -25,35 +25,38 @@
 # *modality-general decisive* information, which is what MFH says crossmodal KD transfers.
 #
 # This chapter re-runs the experiment with the paper's networks and protocol on data we can
-# obtain, and tests the two claims with paired per-seed differences:
+# obtain, and tests, on differences paired by seed:
 #
-# 1. the crossmodal teacher is more accurate than the unimodal one, and
-# 2. the crossmodal teacher's student is *not* better than the unimodal teacher's student.
+# 1. the crossmodal teacher is more accurate than the unimodal one;
+# 2. the crossmodal teacher's student is *not* better than the unimodal teacher's student, and the
+#    teacher's advantage does not carry over to the student;
+# 3. (ours) whether the KD gains are crossmodal *knowledge* at all: each KD student is compared with
+#    students of control teachers that carry no knowledge of the inputs.
 
 # %% tags=["parameters"]
 profile = "quick"
 seeds = None  # None: the number of seeds of the profile (members use seeds 0 .. seeds-1)
 device = "auto"
 data_dir = None  # None: $MFH_DATA_DIR, else the embedded stand-in
-num_train = None  # number of training pairs, None means as in the profile (full: 55000 as in the paper)
+num_train = None  # number of training pairs, None means as in the profile (full: 50000 as in the paper)
 temperature = None  # KD temperature, None means as in the profile (1, as in the code of the authors)
 
 # %%
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
 from IPython.display import display
+from myst_nb import glue
 
-from mfh_lib import cache, claims, config, plotting, stats
+from mfh_lib import cache, claims, config, formatting, plotting, stats, training
 from mfh_lib.data.avmnist import load_avmnist
-from mfh_lib.losses import kd_loss
 from mfh_lib.models import AudioCNN, ImageAudioLateFusion
-from mfh_lib.training import Ensemble, member_accuracy, predict_ensemble, train_ensemble
 
+CHAPTER = "01_case_study_avmnist"
 config.set_threads(2)
-cfg = config.load_profile("01_case_study_avmnist", profile, seeds=seeds, num_train=num_train, temperature=temperature)
+cfg = config.load_profile(CHAPTER, profile, seeds=seeds, num_train=num_train, temperature=temperature)
+full_cfg = config.load_profile(CHAPTER, "full")
 device = config.pick_device(device)
 data_dir = config.resolve_data_dir(data_dir)
 num_seeds = int(cfg["seeds"])
@@ -61,7 +64,14 @@ for rho in cfg["rhos"]:
     config.check_unit_interval("rho", rho)
 config.seed_everything(0)
 plotting.use_book_style()
-pd.set_option("display.precision", 2)
+for key in ("num_train", "num_val", "num_test", "teacher_epochs", "student_epochs", "control_rho", "n_mels", "num_frames"):
+    glue(f"ch01_{key}", cfg[key], display=False)
+glue("ch01_seeds", num_seeds, display=False)
+glue("ch01_held_out_share", round(100 * cfg["held_out_utterances"]), display=False)
+glue("ch01_energy_removed", round(100 * cfg["energy_removed"]), display=False)
+for key in ("num_train", "num_val", "num_test", "seeds"):
+    glue(f"ch01_full_{key}", f"{full_cfg[key]:,}", display=False)
+glue("ch01_full_folds", full_cfg["num_folds"], display=False)
 
 # %% [markdown]
 # ## Data: open AV-MNIST
@@ -69,43 +79,60 @@ pd.set_option("display.precision", 2)
 # The original AV-MNIST cannot be rebuilt: its audio comes from TIDIGITS, which is licensed and not
 # downloadable. We rebuild it with the same recipe from public data (`mfh_lib.data.avmnist`):
 #
-# - **image** ($x^a$): MNIST digits projected onto the leading principal components that keep 25% of
-#   the pixel variance, i.e. *75% of the PCA energy removed* as in the paper — only a handful of
-#   components survive, so the image alone is a weak cue;
+# - **image** ($x^a$): MNIST digits projected onto the leading principal components that keep the
+#   rest of the pixel variance once {glue:text}`ch01_energy_removed`% of the PCA energy is removed,
+#   as in the paper — only a handful of components survive (printed below), so the image alone is
+#   a weak cue;
 # - **audio** ($x^b$): a recording of the same digit from the Free Spoken Digit Dataset
 #   {cite}`jackson2018fsdd` (6 speakers x 50 takes per digit, 8 kHz), with coloured noise
 #   (white to brown, random SNR) injected where the original used natural noise, turned into a
 #   log-mel spectrogram (torchaudio);
 # - **pairing**: each image gets a *random* recording of its class with a fresh noise draw, as in
 #   the original — the two modalities share only the label;
-# - **speakers**: one FSDD speaker is held out; only test pairs use their recordings (MultiBench
-#   {cite}`liang2021multibench` holds out a speaker the same way). Validation pairs use the training
-#   speakers, so the audio test accuracy is the harder, cross-speaker number.
+# - **speakers and utterances**: one FSDD speaker is held out; only the *held-out-speaker* test
+#   pairs use their recordings (MultiBench {cite}`liang2021multibench` holds out a speaker the same
+#   way). The other speakers' recordings are split, per digit, into disjoint pools:
+#   {glue:text}`ch01_held_out_share`% for validation, as many for a *seen-speaker* test split, the
+#   rest for training. No utterance heard in training is in a validation or test pair, so the best
+#   validation epoch is chosen on unheard utterances. The two test splits share their images and
+#   differ only in the audio: the seen-speaker split is in-distribution, as a random split of a
+#   corpus with many speakers would be; the held-out-speaker split adds speaker shift.
+#
+# One data draw (data seed fixed in the config) serves every seed: the seeds re-draw the networks'
+# initial weights and batch orders, not the pairing or the noise, so the intervals below cover
+# training randomness on this draw of the data.
 #
 # Users who have MultiBench's `avmnist/` `.npy` files get the original dataset instead (put them
-# under the data directory). Without a data directory the chapter runs on an embedded stand-in
-# (scikit-learn's 8x8 digits and synthetic spoken digits with planted per-speaker accents) and every
-# table says so.
+# under the data directory; it has no seen-speaker split). Without a data directory the chapter
+# runs on an embedded stand-in (scikit-learn's 8x8 digits and synthetic spoken digits with planted
+# per-speaker accents) and every table says so.
 
 # %%
 data = load_avmnist(
     data_dir, num_train=cfg["num_train"], num_val=cfg["num_val"], num_test=cfg["num_test"], seed=cfg["data_seed"],
     test_speakers=tuple(cfg["test_speakers"]), energy_removed=cfg["energy_removed"], snr_db=tuple(cfg["snr_db"]),
-    n_mels=cfg["n_mels"], num_frames=cfg["num_frames"],
+    n_mels=cfg["n_mels"], num_frames=cfg["num_frames"], held_out_utterances=cfg["held_out_utterances"],
 )
 source = data.source
+HELD_OUT, SEEN = "held-out speaker", "seen speakers"
+test_splits = {HELD_OUT: data.test}
+if "test_seen" in data.ground_truth:
+    test_splits[SEEN] = data.ground_truth["test_seen"]
+split_names = {"train": data.train, "val": data.val, **{f"test ({name})": split for name, split in test_splits.items()}}
+ground_truth_key = {"train": "train", "val": "val", f"test ({HELD_OUT})": "test", f"test ({SEEN})": "test_seen"}
 summary = pd.DataFrame(
     {
-        "pairs": [len(data.train), len(data.val), len(data.test)],
-        "image": [tuple(data.train.a.shape[1:])] * 3,
-        "audio": [tuple(data.train.b.shape[1:])] * 3,
-        "speakers": [", ".join(data.ground_truth.get(f"{s}_speakers", ["(MultiBench split)"])) for s in ("train", "val", "test")],
+        "pairs": [len(split) for split in split_names.values()],
+        "image": [tuple(split.a.shape[1:]) for split in split_names.values()],
+        "audio": [tuple(split.b.shape[1:]) for split in split_names.values()],
+        "recordings": [len(data.ground_truth.get(f"{ground_truth_key[s]}_recordings", [])) or "—" for s in split_names],
+        "speakers": [", ".join(data.ground_truth.get(f"{ground_truth_key[s]}_speakers", ["(MultiBench split)"])) for s in split_names],
     },
-    index=["train", "val", "test"],
+    index=pd.Index(list(split_names), name=source),
 )
 print(f"data: {source}")
 print(f"PCA components kept for the images: {data.ground_truth.get('pca_components_kept', 'n/a (pre-built files)')}")
-display(summary)
+display(formatting.html_table(summary, index=True))
 
 # %%
 fig, axes = plt.subplots(2, 10, figsize=(12, 2.8))
@@ -122,7 +149,7 @@ axes[1, 0].set_ylabel("audio")
 plotting.finish(fig, f"One training pair per digit ({source})")
 
 # %% [markdown]
-# ## Networks and training
+# ## Networks, training and controls
 #
 # As in App. B.1: a **6-layer CNN audio teacher**, a **3-layer CNN audio student**, and a
 # **late-fusion multimodal teacher** whose image branch is LeNet-5 and whose audio branch is a
@@ -134,11 +161,24 @@ plotting.finish(fig, f"One training pair per digit ({source})")
 # and GroupNorm's per-sample statistics make evaluation independent of the batch. LeNet-5 is the
 # classic one, without normalisation.
 #
-# All seeds of one model are trained at once as an `Ensemble` (stacked parameters under vmap).
-# Every model is trained with Adam and keeps, per seed, the weights of its best validation epoch.
-# Seed $s$ of each student is distilled from seed $s$ of the teacher, and the five student
-# conditions (No-KD, UM-KD and CM-KD at two values of $\rho$) share the initial weights and the
-# batch order of seed $s$: the comparisons below are **paired** by seed.
+# All seeds of one model are trained at once (`mfh_lib.training.kd_study`, stacked parameters under
+# vmap) with Adam, keeping per seed the weights of the best validation epoch. Seed $s$ of each
+# student is distilled from seed $s$ of its teacher, and every student condition shares the initial
+# weights and the batch order of seed $s$: the comparisons below are **paired** by seed.
+#
+# Beside No-KD, UM-KD and CM-KD at both values of $\rho$, four **control** students (ours, at
+# $\rho =$ {glue:text}`ch01_control_rho`, the setting of Tab. 1) ask whether a KD gain is knowledge
+# about the inputs (`mfh_lib.controls`):
+#
+# - **noise teacher**: the UM teacher's architecture trained on labels shuffled per seed — soft
+#   targets with a teacher's shape and no knowledge of the inputs;
+# - **born-again**: the No-KD student's own logits as teacher (self-distillation);
+# - **label smoothing** at the UM teacher's mean confidence on the training pairs: the soft-label
+#   effect without any per-sample knowledge;
+# - **cross-fitted** UM / CM teacher logits: each training pair is labelled by a teacher trained on
+#   the other folds, so a teacher that memorised its training pairs cannot just hand the labels on.
+#   It costs one teacher per fold, so only the full profile runs it ({glue:text}`ch01_full_folds`
+#   folds); in the quick profile its two claims are *not testable* by a stated precondition.
 
 # %%
 def make_teacher_um():
@@ -153,178 +193,164 @@ def make_student():
     return AudioCNN(3, cfg["width"], num_classes=data.num_classes, norm=cfg["group_norm"])
 
 
+def audio(split):
+    return (split.b,)
+
+
+def image_and_audio(split):
+    return (split.a, split.b)
+
+
 def num_parameters(make_model):
     return sum(p.numel() for p in make_model().parameters())
 
 
-display(pd.DataFrame(
+display(formatting.html_table(pd.DataFrame(
     {"input": ["audio", "image + audio", "audio"],
      "parameters": [num_parameters(f) for f in (make_teacher_um, make_teacher_cm, make_student)]},
-    index=["UM teacher (6-layer CNN)", "CM teacher (LeNet-5 + 5-layer CNN, late fusion)", "student (3-layer CNN)"],
-))
+    index=pd.Index(["UM teacher (6-layer CNN)", "CM teacher (LeNet-5 + 5-layer CNN, late fusion)", "student (3-layer CNN)"],
+                   name="network"),
+), index=True))
 
 # %%
-train, val, test = data.train.to(device), data.val.to(device), data.test.to(device)
-modality_inputs = {"audio": lambda split: (split.b,), "image+audio": lambda split: (split.a, split.b)}
-
-
-def fit(make_model, modalities, num_epochs, rho=1.0, teacher_logits=None, init_seed=0):
-    """Train ``num_seeds`` members with eq. (1); keep each member's best-validation weights.
-
-    rho = 1 is plain supervised training (teachers, No-KD); teacher_logits (S, N, K) are the
-    per-seed teacher predictions on the training pairs. Returns the trained ensemble.
-    """
-    inputs = modality_inputs[modalities]
-    ensemble = Ensemble(make_model, num_seeds, seed=init_seed, device=device)
-    tensors = [*inputs(train), train.y] + ([] if teacher_logits is None else [teacher_logits])
-    shared = [True] * (len(tensors) - (teacher_logits is not None)) + [False] * (teacher_logits is not None)
-    num_inputs = len(inputs(train))
-
-    def loss_fn(model, *batch):
-        logits = model(*batch[:num_inputs])
-        labels = batch[num_inputs]
-        targets = batch[num_inputs + 1] if teacher_logits is not None else [None] * num_seeds
-        return torch.stack([kd_loss(logits[i], targets[i], labels[i], rho, cfg["temperature"]) for i in range(num_seeds)])
-
-    best_acc = torch.full((num_seeds,), -1.0, device=device)
-    best_params = {k: v.detach().clone() for k, v in ensemble.params.items()}
-
-    def keep_best(epoch):
-        acc = member_accuracy(predict_ensemble(ensemble, *inputs(val), shared=True), val.y)
-        improved = acc > best_acc
-        for k, v in ensemble.params.items():
-            best_params[k][improved] = v.detach()[improved]
-        best_acc.copy_(torch.where(improved, acc, best_acc))
-
-    train_ensemble(
-        ensemble, tensors, loss_fn, shared=shared, num_epochs=num_epochs, batch_size=cfg["batch_size"], optimizer=cfg["optimizer"], lr=cfg["lr"],
-        generator=torch.Generator().manual_seed(init_seed), on_epoch_end=keep_best,
-    )
-    ensemble.params = best_params
-    return ensemble
-
-
-def run_key(name, **extra):
-    """Everything that determines a training run's result (for the resumable cache)."""
-    return {"chapter": "01_case_study_avmnist", "run": name, "source": source, "seeds": num_seeds,
-            **{k: v for k, v in cfg.items() if k != "seeds"}, **extra}
-
-
-results_cache = cache.ResultsCache("01_case_study_avmnist")
+study = training.kd_study(
+    {"UM": (make_teacher_um, audio), "CM": (make_teacher_cm, image_and_audio)}, (make_student, audio),
+    {"train": data.train.to(device), "val": data.val.to(device), **{name: s.to(device) for name, s in test_splits.items()}},
+    rhos=cfg["rhos"], num_members=num_seeds, teacher_epochs=cfg["teacher_epochs"], student_epochs=cfg["student_epochs"],
+    batch_size=cfg["batch_size"], optimizer=cfg["optimizer"], lr=cfg["lr"], temperature=cfg["temperature"],
+    control_rho=cfg["control_rho"], noise_teacher="UM", born_again=True, smoothing_teacher="UM",
+    cross_fit=cfg["cross_fit_teachers"], num_folds=cfg["num_folds"],
+    results_cache=cache.ResultsCache(CHAPTER),
+    key={"chapter": CHAPTER, "data": data.content_hash, "seeds": num_seeds, **{k: v for k, v in cfg.items() if k != "seeds"}},
+    device=device,
+)
+teachers, students = study["teachers"], study["students"]
+rho_zero, rho_half = (float(r) for r in cfg["rhos"])
+control_rho = float(cfg["control_rho"])
+glue("ch01_smoothing_confidence", round(100 * float(teachers["UM"]["confidence"].mean()), 1), display=False)
 
 # %% [markdown]
 # ### Teachers
 #
-# The UM teacher sees the audio; the CM teacher sees image and audio. Both are trained on labels
-# only. We keep their predictions on the training pairs (what the students distil) and their
-# validation and test accuracies.
+# Test accuracy (%, mean ± std over seeds) on both test splits, and the mean confidence (top-class
+# probability) on the training pairs the students distil. The label-smoothing control puts the
+# UM teacher's mean confidence, {glue:text}`ch01_smoothing_confidence`%, on the true class.
 
 # %%
-def train_teacher(make_model, modalities, init_seed):
-    ensemble = fit(make_model, modalities, cfg["teacher_epochs"], init_seed=init_seed)
-    inputs = modality_inputs[modalities]
-    return {
-        "train_logits": predict_ensemble(ensemble, *inputs(train), shared=True).cpu(),
-        "val_acc": member_accuracy(predict_ensemble(ensemble, *inputs(val), shared=True), val.y).cpu(),
-        "test_acc": member_accuracy(predict_ensemble(ensemble, *inputs(test), shared=True), test.y).cpu(),
-    }
-
-
-teachers = {}
-for name, make_model, modalities, init_seed in cache.progress(
-    [("UM", make_teacher_um, "audio", 1000), ("CM", make_teacher_cm, "image+audio", 2000)], desc="teachers"
-):
-    teachers[name] = results_cache.get_or_compute(
-        run_key(f"teacher_{name}"), lambda: train_teacher(make_model, modalities, init_seed)
-    )
-
-display(pd.DataFrame(
-    {"modality": ["A", "I+A"],
-     "val acc (seen speakers)": [stats.mean_std(teachers[t]["val_acc"]) for t in ("UM", "CM")],
-     "test acc (held-out speaker)": [stats.mean_std(teachers[t]["test_acc"]) for t in ("UM", "CM")]},
-    index=["UM teacher", "CM teacher"],
-).rename_axis(f"{source}, {num_seeds} seeds"))
+teacher_rows = {"UM teacher": ("UM", "A"), "CM teacher": ("CM", "I+A"), "noise teacher (UM arch., shuffled labels)": ("noise teacher", "A")}
+display(formatting.html_table(pd.DataFrame(
+    {"modality": [mod for _, mod in teacher_rows.values()],
+     **{f"test acc ({split})": [formatting.mean_std(teachers[t]["acc"][split]) for t, _ in teacher_rows.values()]
+        for split in test_splits},
+     "confidence on train (%)": [formatting.mean_std(100 * teachers[t]["confidence"]) for t, _ in teacher_rows.values()]},
+    index=pd.Index(list(teacher_rows), name=f"{source}, {num_seeds} seeds"),
+), index=True))
 
 # %% [markdown]
-# ### Students
+# ## Results: Table 5 on open AV-MNIST, with controls
 #
-# Five conditions per seed: No-KD ($\rho = 1$, labels only) and UM-KD / CM-KD at each $\rho$ of the
-# paper ($\rho = 0$: teacher only; $\rho = 0.5$: equal weights). Temperature as configured
-# (1 by default, as in the authors' code; the paper does not state it).
+# Student test accuracy (%, mean ± std over seeds) on the held-out-speaker split; the paper's
+# numbers (TIDIGITS-based AV-MNIST, 10 runs) are in the right-hand columns. Controls are run at
+# one $\rho$ only.
 
 # %%
-def train_student(teacher, rho):
-    teacher_logits = None if teacher is None else teachers[teacher]["train_logits"].to(device)
-    ensemble = fit(make_student, "audio", cfg["student_epochs"], rho=rho, teacher_logits=teacher_logits, init_seed=0)
-    return {
-        "val_acc": member_accuracy(predict_ensemble(ensemble, val.b, shared=True), val.y).cpu(),
-        "test_acc": member_accuracy(predict_ensemble(ensemble, test.b, shared=True), test.y).cpu(),
-    }
-
-
-conditions = [("No-KD", None, 1.0)] + [(f"{t}-KD", t, float(rho)) for rho in cfg["rhos"] for t in ("UM", "CM")]
-students = {}
-for label, teacher, rho in cache.progress(conditions, desc="students"):
-    students[(label, rho)] = results_cache.get_or_compute(
-        run_key(f"student_{label}", rho=rho), lambda: train_student(teacher, rho)
-    )
-
-# %% [markdown]
-# ## Results: Table 5 on open AV-MNIST
-#
-# Test accuracy (%, mean ± std over seeds). The paper's numbers are in the right-hand columns
-# (TIDIGITS-based AV-MNIST, 10 runs); ours are on the data named in the table's header.
-
-# %%
-paper = claims.paper_claims("01_case_study_avmnist")
-rho_zero, rho_half = (float(r) for r in cfg["rhos"])
+paper = claims.paper_claims(CHAPTER)
 
 
 def paper_cell(claim_id):
     entry = paper[claim_id]
-    return f"{entry['paper_value']:.2f}" + ("" if entry["paper_std"] is None else f" ± {entry['paper_std']:.2f}")
+    return formatting.pm(entry["paper_value"], entry["paper_std"])
 
 
-no_kd = students[("No-KD", 1.0)]["test_acc"]
-table5 = pd.DataFrame(
-    {
-        "teacher mod.": ["-", "A", "I+A"],
-        "teacher acc": ["-", stats.mean_std(teachers["UM"]["test_acc"]), stats.mean_std(teachers["CM"]["test_acc"])],
-        f"student rho={rho_zero:g}": [stats.mean_std(no_kd)] + [stats.mean_std(students[(f"{t}-KD", rho_zero)]["test_acc"]) for t in ("UM", "CM")],
-        f"student rho={rho_half:g}": [stats.mean_std(no_kd)] + [stats.mean_std(students[(f"{t}-KD", rho_half)]["test_acc"]) for t in ("UM", "CM")],
-        "paper teacher": ["-", paper_cell("teacher_um_acc"), paper_cell("teacher_cm_acc")],
-        "paper rho=0": [paper_cell("student_nokd"), paper_cell("student_umkd_rho0"), paper_cell("student_cmkd_rho0")],
-        "paper rho=0.5": [paper_cell("student_nokd"), paper_cell("student_umkd_rho0.5"), paper_cell("student_cmkd_rho0.5")],
-    },
-    index=pd.Index(["No-KD", "UM-KD", "CM-KD"], name=f"{source}, {num_seeds} seeds"),
-)
-display(table5)
+def student_acc(condition, rho, split=HELD_OUT):
+    return students[(condition, float(rho))]["acc"][split]
+
+
+def cell(condition, rho, split=HELD_OUT):
+    """mean ± std of a student condition, '—' where it was not run at this rho."""
+    if condition == "No-KD":
+        rho = 1.0
+    return formatting.mean_std(student_acc(condition, rho, split)) if (condition, float(rho)) in students else formatting.DASH
+
+
+conditions = ["No-KD", "UM-KD", "CM-KD", "noise teacher", "born-again", "label smoothing",
+              *[f"cross-fitted {t}-KD" for t in cfg["cross_fit_teachers"]]]
+teacher_of = {"UM-KD": "UM", "CM-KD": "CM", "noise teacher": "noise teacher"}
+paper_rows = {"No-KD": ("student_nokd", "student_nokd"), "UM-KD": ("student_umkd_rho0", "student_umkd_rho0.5"),
+              "CM-KD": ("student_cmkd_rho0", "student_cmkd_rho0.5")}
+
+
+def results_table(split, with_paper):
+    table = {
+        "teacher acc": [formatting.mean_std(teachers[teacher_of[c]]["acc"][split]) if c in teacher_of else formatting.DASH
+                        for c in conditions],
+        f"student rho={rho_zero:g}": [cell(c, rho_zero, split) for c in conditions],
+        f"student rho={rho_half:g}": [cell(c, rho_half, split) for c in conditions],
+    }
+    if with_paper:
+        table["paper teacher"] = [paper_cell({"UM-KD": "teacher_um_acc", "CM-KD": "teacher_cm_acc"}[c])
+                                  if c in ("UM-KD", "CM-KD") else formatting.DASH for c in conditions]
+        table["paper rho=0"] = [paper_cell(paper_rows[c][0]) if c in paper_rows else formatting.DASH for c in conditions]
+        table["paper rho=0.5"] = [paper_cell(paper_rows[c][1]) if c in paper_rows else formatting.DASH for c in conditions]
+    return pd.DataFrame(table, index=pd.Index(conditions, name=f"{source}, {split} test, {num_seeds} seeds"))
+
+
+display(formatting.html_table(results_table(HELD_OUT, with_paper=True), index=True))
+
+# %% [markdown]
+# The same students on the seen-speaker test split (unheard utterances of the training speakers):
+
+# %%
+if SEEN in test_splits:
+    display(formatting.html_table(results_table(SEEN, with_paper=False), index=True))
+else:
+    print(f"{source} has no seen-speaker test split")
 
 # %% [markdown]
 # The claims are about *differences*, so we test them on differences paired by seed (same data,
-# same student initialisation and batch order within a seed), with 95% Student-t intervals.
+# same student initialisation and batch order within a seed), with 95% Student-t intervals over the
+# seeds. "Student gain minus teacher gain" is the difference of differences
+# (CM-KD − UM-KD student) − (CM − UM teacher): how much of the teacher's advantage reaches the student.
 
 # %%
-um_teacher, cm_teacher = teachers["UM"]["test_acc"], teachers["CM"]["test_acc"]
+def teacher_acc(name, split=HELD_OUT):
+    return teachers[name]["acc"][split]
+
+
+def teacher_gap(split):
+    return teacher_acc("CM", split) - teacher_acc("UM", split)
+
+
 differences = {
-    "CM teacher - UM teacher": cm_teacher - um_teacher,
-    **{f"CM-KD - UM-KD (rho={rho:g})": students[("CM-KD", rho)]["test_acc"] - students[("UM-KD", rho)]["test_acc"] for rho in (rho_zero, rho_half)},
-    **{f"UM-KD - No-KD (rho={rho:g})": students[("UM-KD", rho)]["test_acc"] - no_kd for rho in (rho_zero, rho_half)},
-    **{f"CM-KD - No-KD (rho={rho:g})": students[("CM-KD", rho)]["test_acc"] - no_kd for rho in (rho_zero, rho_half)},
+    f"CM teacher - UM teacher ({HELD_OUT})": teacher_gap(HELD_OUT),
+    **({f"CM teacher - UM teacher ({SEEN})": teacher_gap(SEEN)} if SEEN in test_splits else {}),
+    **{f"CM-KD - UM-KD (rho={rho:g})": student_acc("CM-KD", rho) - student_acc("UM-KD", rho) for rho in (rho_zero, rho_half)},
+    **({f"CM-KD - UM-KD (rho={rho_half:g}, {SEEN})": student_acc("CM-KD", rho_half, SEEN) - student_acc("UM-KD", rho_half, SEEN)}
+       if SEEN in test_splits else {}),
+    f"student gain - teacher gain (rho={rho_half:g})": student_acc("CM-KD", rho_half) - student_acc("UM-KD", rho_half) - teacher_gap(HELD_OUT),
+    **{f"{t}-KD - No-KD (rho={rho:g})": student_acc(f"{t}-KD", rho) - student_acc("No-KD", 1.0)
+       for t in ("UM", "CM") for rho in (rho_zero, rho_half)},
+    **{f"{c} - No-KD (rho={control_rho:g})": student_acc(c, control_rho) - student_acc("No-KD", 1.0) for c in conditions[3:]},
 }
-rows = []
-for name, diff in differences.items():
-    s = stats.summarize(diff)
-    rows.append({"difference (pp)": name, "mean": s.mean, "std": s.std, "95% CI low": s.ci_low, "95% CI high": s.ci_high})
-display(pd.DataFrame(rows).set_index("difference (pp)").rename_axis(f"difference (pp), {source}").round(2))
+
+
+def difference_rows(diffs):
+    rows = []
+    for name, diff in diffs.items():
+        s = stats.mean_estimate(diff, unit="seeds")
+        rows.append({"difference (pp)": name, "mean": formatting.fmt(s.point, 2), "95% CI": formatting.interval(s.ci_low, s.ci_high)})
+    return pd.DataFrame(rows).set_index("difference (pp)").rename_axis(f"difference (pp), {HELD_OUT} unless named, {source}")
+
+
+display(formatting.html_table(difference_rows(differences), index=True))
 
 # %%
 frame = pd.DataFrame([{"comparison": name, "seed": i, "difference (pp)": float(v)}
                       for name, diff in differences.items() for i, v in enumerate(diff)])
-fig, ax = plt.subplots(figsize=(7.5, 3.8))
-sns.stripplot(data=frame, y="comparison", x="difference (pp)", hue="comparison", legend=False, size=7, ax=ax, jitter=0.1)
+fig, ax = plt.subplots(figsize=(8, 0.42 * len(differences) + 1))
+sns.stripplot(data=frame, y="comparison", x="difference (pp)", hue="comparison", legend=False, size=6, ax=ax, jitter=0.1)
 means = frame.groupby("comparison", sort=False)["difference (pp)"].mean()
-ax.scatter(means.values, range(len(means)), marker="|", s=600, color="black", label="mean")
+ax.scatter(means.values, range(len(means)), marker="|", s=400, color="black", label="mean")
 ax.axvline(0, color="grey", lw=1)
 ax.set_ylabel("")
 ax.legend(loc="lower right")
@@ -333,89 +359,162 @@ plotting.finish(fig, f"Paired per-seed differences in test accuracy ({source})")
 # %% [markdown]
 # ## Verdicts
 #
-# - *CM teacher > UM teacher*: `reproduced` when the 95% CI of the paired difference lies above 0.
-# - *CM-KD student ≤ UM-KD student*: tested as "the difference is negative" —
-#   `reproduced` when the CI lies below 0, `partly` when the mean is negative but the CI includes 0
-#   (no detectable advantage, which is what the paper's own −0.37 ± ~0.7 amounts to), `not reproduced`
-#   when CM-KD is better on average.
-# - *UM-KD > No-KD* (implicit in Tab. 5): same rule with the sign flipped.
+# Each claim's test is declared in `mfh_lib/paper_numbers/01_case_study_avmnist.json` before the
+# run and judged by the evidence engine (`mfh_lib.evidence`):
 #
-# Absolute accuracies go into the ledger for reference with `not testable`: our audio is FSDD with a
-# held-out speaker, not TIDIGITS, so absolute numbers are not comparable; the differences are.
+# - *CM teacher > UM teacher*: directional, on each test split.
+# - *The CM-KD student is not better than the UM-KD student*: a **non-superiority** test — the 95%
+#   interval of CM-KD − UM-KD must lie below +{glue:text}`ch01_margin` pp (an advantage smaller than
+#   that is no "better student"); a CM-KD advantage whose whole interval lies above the margin
+#   contradicts the claim. The paper's sentence is that a *much* more accurate teacher gives no
+#   better student, so it is testable only when the teacher really is much better: the precondition
+#   is a CM − UM teacher gap of at least {glue:text}`ch01_gap_min` pp on the same split, else the
+#   claim is *not testable (precondition failed)*.
+# - *The teacher's advantage does not carry over*: student gain minus teacher gain < 0, with the
+#   same precondition.
+# - *UM-KD > No-KD* (implicit in Tab. 5): directional, with the precondition that the UM teacher
+#   beats the No-KD student by at least {glue:text}`ch01_student_gap_min` pp (in the paper:
+#   84.57 vs 68.36); a teacher no better than the student has nothing to teach. Our data differ
+#   from the paper's, so no size is compared for any relation; absolute accuracies are recorded as
+#   *not testable*.
+# - Ours: each KD student beats each control student (directional, paired by seed).
+#
+# A 95% interval that contains both zero and the claimed effect is *inconclusive*, with the effect
+# this run could detect and the seeds it would take; the quick profile's few seeds are a smoke test.
 
 # %%
-ledger = claims.Ledger("01_case_study_avmnist", profile, data_source=source)
-absolute_reason = "absolute accuracy on different data (FSDD audio, held-out speaker) is not comparable; see the paired-difference rows"
+ledger = claims.Ledger(CHAPTER, profile, data_source=source, device=str(device), data_hash=data.content_hash)
+student_margin = paper["cmkd_le_umkd_rho0.5"]["test"]["null"]
+gap_min = paper["cmkd_le_umkd_rho0.5"]["test"]["preconditions"][0]["min"]
+glue("ch01_margin", student_margin, display=False)
+glue("ch01_gap_min", gap_min, display=False)
+glue("ch01_student_gap_min", paper["umkd_gain_rho0.5"]["test"]["preconditions"][0]["min"], display=False)
+
+# Checks (pass / fail, never counted as claims): the control and the data split do what they should.
+noise_acc = teacher_acc("noise teacher")
+chance = 100 / data.num_classes
+ledger.check("check_noise_teacher_at_chance", bool(((noise_acc - chance).abs() <= 5).all()),
+             f"noise-teacher test accuracy {formatting.mean_std(noise_acc)} % per seed, chance {chance:g} %", noise_acc)
+recordings = {s: set(data.ground_truth.get(f"{s}_recordings", [])) for s in ("train", "val", "test", "test_seen")}
+shared_recordings = len(recordings["train"] & recordings["val"]) + len(recordings["train"] & recordings["test_seen"]) \
+    + len(recordings["val"] & recordings["test_seen"])
+held_out_heard = sorted(set(data.ground_truth.get("test_speakers", [])) & set(data.ground_truth.get("train_speakers", []) + data.ground_truth.get("val_speakers", [])))
+ledger.check("check_no_shared_utterances", shared_recordings == 0 and not held_out_heard,
+             f"{shared_recordings} recordings shared between train / val / seen-speaker test; "
+             f"held-out speakers heard in train or val: {held_out_heard or 'none'}", [shared_recordings])
+
+
+def gap_at(split):
+    return {"teacher_gap": float(teacher_gap(split).mean())}
+
+
 absolute = {
-    "teacher_um_acc": um_teacher, "teacher_cm_acc": cm_teacher, "student_nokd": no_kd,
-    **{f"student_{t.lower()}kd_rho{rho:g}": students[(f"{t}-KD", rho)]["test_acc"] for t in ("UM", "CM") for rho in (rho_zero, rho_half)},
+    "teacher_um_acc": teacher_acc("UM"), "teacher_cm_acc": teacher_acc("CM"), "student_nokd": student_acc("No-KD", 1.0),
+    **{f"student_{t.lower()}kd_rho{rho:g}": student_acc(f"{t}-KD", rho) for t in ("UM", "CM") for rho in (rho_zero, rho_half)},
 }
 for claim_id, values in absolute.items():
-    ledger.record(claim_id, values, stats.NOT_TESTABLE, absolute_reason)
+    ledger.test(claim_id, values)
 
-paired_claims = [
-    ("cm_teacher_gt_um_teacher", "CM teacher - UM teacher", +1, "CM teacher more accurate"),
-    ("cmkd_le_umkd_rho0.5", f"CM-KD - UM-KD (rho={rho_half:g})", -1, "CM-KD student worse than UM-KD student"),
-    ("cmkd_le_umkd_rho0", f"CM-KD - UM-KD (rho={rho_zero:g})", -1, "CM-KD student worse than UM-KD student"),
-    ("umkd_gain_rho0.5", f"UM-KD - No-KD (rho={rho_half:g})", +1, "UM-KD student better than No-KD"),
-    ("umkd_gain_rho0", f"UM-KD - No-KD (rho={rho_zero:g})", +1, "UM-KD student better than No-KD"),
-]
-verdicts = {}
-for claim_id, name, direction, meaning in paired_claims:
-    verdict, s = stats.verdict_for_difference(differences[name], direction=direction)
-    reason = f"{meaning}: paired difference {s.mean:.2f} pp, 95% CI [{s.ci_low:.2f}, {s.ci_high:.2f}], {s.n} seeds"
-    ledger.record(claim_id, differences[name], verdict, reason)
-    verdicts[claim_id] = verdict
-    print(f"{claim_id}: {verdict} ({reason})")
-ledger.save()
+ledger.test("cm_teacher_gt_um_teacher", teacher_gap(HELD_OUT))
+ledger.test("cmkd_le_umkd_rho0.5", student_acc("CM-KD", rho_half) - student_acc("UM-KD", rho_half), preconditions=gap_at(HELD_OUT))
+ledger.test("cmkd_le_umkd_rho0", student_acc("CM-KD", rho_zero) - student_acc("UM-KD", rho_zero), preconditions=gap_at(HELD_OUT))
+ledger.test("teacher_gain_not_transferred_rho0.5", differences[f"student gain - teacher gain (rho={rho_half:g})"],
+            preconditions=gap_at(HELD_OUT))
+# MultiBench's files have no seen-speaker split: those two claims are then not testable (precondition).
+has_seen = {"seen_split": float(SEEN in test_splits)}
+seen = SEEN in test_splits
+ledger.test("cm_teacher_gt_um_teacher_seen", teacher_gap(SEEN) if seen else None, preconditions=has_seen)
+ledger.test("cmkd_le_umkd_rho0.5_seen",
+            student_acc("CM-KD", rho_half, SEEN) - student_acc("UM-KD", rho_half, SEEN) if seen else None,
+            preconditions={**has_seen, **(gap_at(SEEN) if seen else {"teacher_gap": 0.0})})
+# KD can only help if the teacher knows more than the student does alone (the paper's gap: 16 pp).
+um_over_student = {"teacher_student_gap": float((teacher_acc("UM") - student_acc("No-KD", 1.0)).mean())}
+for rho in (rho_zero, rho_half):
+    ledger.test(f"umkd_gain_rho{rho:g}", student_acc("UM-KD", rho) - student_acc("No-KD", 1.0), preconditions=um_over_student)
+for kd in ("UM", "CM"):
+    for control, short in (("noise teacher", "noise_teacher"), ("born-again", "born_again"), ("label smoothing", "label_smoothing")):
+        ledger.test(f"{kd.lower()}kd_beats_{short}", student_acc(f"{kd}-KD", control_rho) - student_acc(control, control_rho))
+    cross_fitted = kd in cfg["cross_fit_teachers"]  # the quick profile skips this control (a teacher per fold)
+    ledger.test(f"crossfit_{kd.lower()}kd_gain",
+                student_acc(f"cross-fitted {kd}-KD", control_rho) - student_acc("No-KD", 1.0) if cross_fitted else None,
+                preconditions={"cross_fitted": float(cross_fitted)})
 
-# %% [markdown]
-# The central claim of the case study is the conjunction: the crossmodal teacher is better **and**
-# its student is not. We call it reproduced when the teacher gap is reproduced and, at both values of
-# $\rho$, CM-KD shows no advantage (verdict `reproduced` or `partly` for "CM-KD ≤ UM-KD").
-
-# %%
-no_advantage = all(verdicts[c] in (stats.REPRODUCED, stats.PARTLY) for c in ("cmkd_le_umkd_rho0.5", "cmkd_le_umkd_rho0"))
-teacher_better = verdicts["cm_teacher_gt_um_teacher"] == stats.REPRODUCED
-if teacher_better and no_advantage:
-    overall = stats.REPRODUCED
-elif teacher_better or no_advantage:
-    overall = stats.PARTLY
-else:
-    overall = stats.NOT_REPRODUCED
-print(f"Case study (a more accurate multimodal teacher does not give a better student) on {source}: {overall}")
 
 # %% [markdown]
 # ## The claims ledger for this chapter
 
 # %%
-display(ledger.table())
+ledger.save()
+ledger_table = ledger.table()
+display(formatting.html_table(ledger_table))
+display(formatting.html_table(ledger_table.groupby(["whose", "verdict"]).size().rename("claims").reset_index()))
+for claim_id, row in ledger.rows.items():  # every verdict and estimate, for the prose below
+    glue(f"ch01_v_{claim_id}", row["verdict"], display=False)
+    if row.get("estimate"):
+        est = row["estimate"]
+        glue(f"ch01_e_{claim_id}", f"{est['point']:+.2f} [{est['ci_low']:+.2f}, {est['ci_high']:+.2f}]", display=False)
+for split, tag in ((HELD_OUT, "held_out"), (SEEN, "seen")):
+    if split in test_splits:
+        glue(f"ch01_teacher_gap_{tag}", f"{float(teacher_gap(split).mean()):+.2f}", display=False)
+glue("ch01_noise_teacher_acc", formatting.mean_std(noise_acc), display=False)
 
 # %% [markdown]
+# ## What we found
+#
+# All numbers are from this run ({glue:text}`ch01_seeds` seeds, {glue:text}`ch01_num_train`
+# training pairs); the verdicts are the evidence engine's.
+#
+# - **The teacher gap on each test split.** CM teacher minus UM teacher:
+#   {glue:text}`ch01_teacher_gap_held_out` pp on the held-out speaker
+#   (*{glue:text}`ch01_v_cm_teacher_gt_um_teacher`*) and {glue:text}`ch01_teacher_gap_seen` pp on
+#   unheard utterances of the training speakers (*{glue:text}`ch01_v_cm_teacher_gt_um_teacher_seen`*).
+#   Whatever the held-out-speaker gap has in excess of the seen-speaker gap is speaker shift, which
+#   the image (untouched by it) compensates for: part of the "much more accurate teacher" premise is
+#   then a property of the test split, not of the modalities.
+# - **Is the CM-KD student better?** At $\rho = 0.5$ the paired difference CM-KD − UM-KD is
+#   {glue:text}`ch01_e_cmkd_le_umkd_rho0.5` pp on the held-out speaker
+#   (*{glue:text}`ch01_v_cmkd_le_umkd_rho0.5`*) and {glue:text}`ch01_e_cmkd_le_umkd_rho0.5_seen` pp on
+#   seen speakers (*{glue:text}`ch01_v_cmkd_le_umkd_rho0.5_seen`*); at $\rho = 0$ it is
+#   {glue:text}`ch01_e_cmkd_le_umkd_rho0` pp (*{glue:text}`ch01_v_cmkd_le_umkd_rho0`*). Student gain
+#   minus teacher gain: {glue:text}`ch01_e_teacher_gain_not_transferred_rho0.5` pp
+#   (*{glue:text}`ch01_v_teacher_gain_not_transferred_rho0.5`*).
+# - **Unimodal KD vs No-KD:** {glue:text}`ch01_e_umkd_gain_rho0.5` pp at $\rho = 0.5$
+#   (*{glue:text}`ch01_v_umkd_gain_rho0.5`*), {glue:text}`ch01_e_umkd_gain_rho0` pp at $\rho = 0$
+#   (*{glue:text}`ch01_v_umkd_gain_rho0`*).
+# - **Controls (ours).** The noise teacher's test accuracy is {glue:text}`ch01_noise_teacher_acc`% (chance: 10%).
+#   UM-KD minus the control students: noise teacher {glue:text}`ch01_e_umkd_beats_noise_teacher`
+#   (*{glue:text}`ch01_v_umkd_beats_noise_teacher`*), born-again {glue:text}`ch01_e_umkd_beats_born_again`
+#   (*{glue:text}`ch01_v_umkd_beats_born_again`*), label smoothing
+#   {glue:text}`ch01_e_umkd_beats_label_smoothing` (*{glue:text}`ch01_v_umkd_beats_label_smoothing`*);
+#   CM-KD minus the same: {glue:text}`ch01_e_cmkd_beats_noise_teacher`
+#   (*{glue:text}`ch01_v_cmkd_beats_noise_teacher`*), {glue:text}`ch01_e_cmkd_beats_born_again`
+#   (*{glue:text}`ch01_v_cmkd_beats_born_again`*), {glue:text}`ch01_e_cmkd_beats_label_smoothing`
+#   (*{glue:text}`ch01_v_cmkd_beats_label_smoothing`*). A KD gain that a knowledge-free control also
+#   gives is regularisation or soft labels, not crossmodal knowledge; the paper has no controls.
+#
 # ## Discussion and deviations from the paper
 #
 # - **Data.** TIDIGITS is not available, so the audio is FSDD: 6 speakers instead of TIDIGITS'
-#   hundreds, and one speaker held out for test. Cross-speaker generalisation is therefore the main
-#   difficulty of the audio modality here (compare the teachers' validation and test accuracies),
-#   whereas the original's difficulty comes from noise. The noise itself is synthetic coloured noise,
-#   not natural recordings. The images follow the paper's wording — 75% of the PCA *energy*
-#   (variance) removed, which leaves only the few leading components printed above; for the quick
-#   profile the PCA is fitted on the images in use rather than all 60,000. MultiBench's build of the
-#   dataset is described as keeping 196 of 784 components (75% of the *components* removed), which
-#   would leave the images almost intact; the `energy_removed` setting of the loader is the knob, and
-#   a weaker image makes the crossmodal teacher's advantage smaller, not the student's.
-# - **Scale.** The quick profile (the golden notebook) uses a subset of the pairs, 24x24
-#   spectrograms, narrow networks, few epochs and 3 seeds so that it runs on a 2-core CPU; the
-#   `full` profile uses the paper's 55,000 / 5,000 / 10,000 pairs, 10 seeds and longer training and
-#   is meant for a GPU. With 3 seeds the t-intervals are wide: a `partly` means "right direction,
-#   not significant at this size". The quick profile's students are trained for a few epochs only
-#   and tested on a single unseen speaker, so a student seed can swing by several points (see the
-#   strip plot): the teacher gap is resolved at this size, the student comparisons are not, and
-#   the verdicts on them should be read with their intervals. The paper's own student gaps
+#   hundreds. We report two test splits because the two readings of "the test set" give different
+#   teacher gaps (above). The noise is synthetic coloured noise, not natural recordings. The images
+#   follow the paper's wording — {glue:text}`ch01_energy_removed`% of the PCA *energy* (variance)
+#   removed, which leaves only the few leading components printed above; for the quick profile the
+#   PCA is fitted on the images in use rather than all 60,000. MultiBench's build of the dataset is
+#   described as keeping 196 of 784 components (75% of the *components* removed), which would leave
+#   the images almost intact; the `energy_removed` setting of the loader is the knob.
+# - **Scale.** The quick profile (the golden notebook) uses {glue:text}`ch01_num_train` /
+#   {glue:text}`ch01_num_val` / {glue:text}`ch01_num_test` pairs, {glue:text}`ch01_n_mels` x {glue:text}`ch01_num_frames` spectrograms, narrow networks,
+#   {glue:text}`ch01_teacher_epochs` epochs and {glue:text}`ch01_seeds` seeds so that it runs on a
+#   2-core CPU; the `full` profile uses the paper's {glue:text}`ch01_full_num_train` /
+#   {glue:text}`ch01_full_num_val` / {glue:text}`ch01_full_num_test` pairs (App. B.1: 50,000 / 5,000 /
+#   10,000), {glue:text}`ch01_full_seeds` seeds and longer training, and is meant for a GPU. With few
+#   seeds the t-intervals are wide and *inconclusive* is the honest verdict for the student
+#   comparisons; the ledger rows say how many seeds would resolve each. The paper's own student gaps
 #   (−0.37 and −0.40 points, with stds of about 0.5 to 1.1 over 10 runs) are themselves within noise.
-# - **Unstated details** (optimizer, epochs, temperature, spectrogram size, widths) are ours and live
-#   in `chapters/configs/01_case_study_avmnist.json`; the networks' depths follow App. B.1 exactly.
-#   Model selection is per seed at the best validation epoch (validation uses the training speakers).
+# - **Unstated details** (optimizer, epochs, temperature, spectrogram size, widths, the margin and
+#   precondition of the non-superiority test) are ours and live in
+#   `chapters/configs/01_case_study_avmnist.json` and the claim declarations; the networks' depths
+#   follow App. B.1 exactly.
 # - **What the case study does and does not show.** It is an existence proof that teacher accuracy
 #   does not predict student accuracy in crossmodal KD. Why — the MFH answer, that the
 #   audio-visual teacher's extra accuracy comes from image-specific information the audio student

@@ -259,3 +259,171 @@ def train_recording(ensemble: Ensemble, tensors: Sequence[torch.Tensor], loss_fn
     records: list[dict] = []
     train_ensemble(ensemble, tensors, loss_fn, on_epoch_end=lambda epoch: records.append(record()), **train_kwargs)
     return {name: torch.stack([r[name] for r in records]) for name in records[0]}
+
+
+# --- KD studies with controls (AV-MNIST chapter) ---
+def fit_best_epoch(make_model: Callable[[], nn.Module], train_inputs: Sequence[torch.Tensor], train_labels: torch.Tensor,
+                   val_inputs: Sequence[torch.Tensor], val_labels: torch.Tensor, *, num_members: int, num_epochs: int,
+                   batch_size: int, optimizer: str = "adam", lr: float = 1e-3, rho: float = 1.0,
+                   teacher_logits: torch.Tensor | None = None, temperature: float = 1.0, seed: int = 0,
+                   device="cpu") -> Ensemble:
+    """Train ``num_members`` seeds of ``make_model`` with MFH eq. (1), keeping for every member the
+    weights of its best validation epoch.
+
+    ``train_inputs`` / ``val_inputs``: the model's inputs, (N, ...) tensors shared by every member.
+    ``train_labels``: (N,) shared, or (S, N) one row per member (a shuffled-label noise teacher).
+    ``teacher_logits``: (S, N, K), member i distils member i; ``rho = 1`` is supervised training.
+    Member i starts from ``torch.manual_seed(seed + i)``; batch orders come from a generator seeded
+    with ``seed``, so two calls with the same ``seed`` share initial weights and batch order.
+    """
+    from .config import check_unit_interval
+
+    check_unit_interval("rho", rho)
+    if rho < 1 and teacher_logits is None:
+        raise ValueError("teacher_logits are required when rho < 1")
+    ensemble = Ensemble(make_model, num_members, seed=seed, device=device)
+    num_inputs = len(train_inputs)
+    tensors = [*train_inputs, train_labels] + ([] if teacher_logits is None else [teacher_logits])
+    shared = [True] * num_inputs + [train_labels.dim() == 1] + ([] if teacher_logits is None else [False])
+
+    def loss_fn(model, *batch):
+        """MFH eq. (1) per member (losses.kd_loss, computed for all members at once)."""
+        logits = model(*batch[:num_inputs])
+        members, size = logits.shape[:2]
+        loss = logits.new_zeros(members)
+        if rho > 0:
+            ce = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch[num_inputs].flatten(), reduction="none")
+            loss = loss + rho * ce.view(members, size).mean(1)
+        if rho < 1:  # losses.kd_divergence, one value per member
+            log_student = torch.log_softmax(logits / temperature, dim=-1)
+            log_teacher = torch.log_softmax(batch[num_inputs + 1].detach() / temperature, dim=-1)
+            kl = (log_teacher.exp() * (log_teacher - log_student)).sum(-1).mean(1) * temperature**2
+            loss = loss + (1 - rho) * kl
+        return loss
+
+    best_acc = torch.full((num_members,), -1.0, device=device)
+    best_params = {k: v.detach().clone() for k, v in ensemble.params.items()}
+
+    def keep_best(epoch):
+        acc = member_accuracy(predict_ensemble(ensemble, *val_inputs, shared=True), val_labels)
+        improved = acc > best_acc
+        for k, v in ensemble.params.items():
+            best_params[k][improved] = v.detach()[improved]
+        best_acc.copy_(torch.where(improved, acc, best_acc))
+
+    train_ensemble(ensemble, tensors, loss_fn, shared=shared, num_epochs=num_epochs, batch_size=batch_size,
+                   optimizer=optimizer, lr=lr, generator=torch.Generator().manual_seed(seed), on_epoch_end=keep_best)
+    ensemble.params = best_params
+    return ensemble
+
+
+def kd_study(teachers: dict, student: tuple, splits: dict, *, rhos: Sequence[float], num_members: int,
+             teacher_epochs: int, student_epochs: int, batch_size: int, optimizer: str = "adam", lr: float = 1e-3,
+             temperature: float = 1.0, control_rho: float | None = None, noise_teacher: str | None = None,
+             smoothing_teacher: str | None = None, born_again: bool = False, cross_fit: Sequence[str] = (),
+             num_folds: int = 2, results_cache=None, key: dict | None = None, device="cpu") -> dict:
+    """Teachers, KD students and control students of one crossmodal-KD experiment, paired by seed.
+
+    ``teachers``: {name: (make_model, inputs)}, ``student``: (make_model, inputs), where ``inputs(split)``
+    returns the model's input tensors of a split. ``splits``: {"train": ..., "val": ..., <test splits>}
+    (objects with ``.y`` and whatever ``inputs`` reads); every model is selected at its best
+    validation epoch and evaluated on every other split.
+
+    Students (seed i of each shares initial weights and batch order): "No-KD" (rho = 1), "<teacher>-KD"
+    at every rho of ``rhos``, and, at ``control_rho``, the controls of :mod:`mfh_lib.controls`:
+
+    * ``noise_teacher`` (a teacher name): that architecture trained on labels shuffled per seed,
+      condition "noise teacher";
+    * ``born_again``: the No-KD student's own logits as teacher, condition "born-again";
+    * ``smoothing_teacher`` (a teacher name): label smoothing at that teacher's mean confidence on the
+      training pairs, condition "label smoothing";
+    * ``cross_fit`` (teacher names): out-of-fold logits of that teacher (``num_folds`` folds, each fold
+      predicted by a teacher trained on the others), condition "cross-fitted <teacher>-KD".
+
+    Every trained unit is cached in ``results_cache`` under ``{**key, "run": ...}`` so a re-run only
+    trains what is missing. Returns {"teachers": {name: {"acc": {split: (S,)}, "confidence": (S,)}},
+    "students": {(condition, rho): {"acc": {split: (S,)}}}} with accuracies in percent (CPU tensors).
+    """
+    from . import controls
+
+    train, val = splits["train"], splits["val"]
+    evaluated = {name: split for name, split in splits.items() if name not in ("train", "val")}
+    num_classes = int(train.y.max()) + 1
+    settings = dict(num_members=num_members, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                    temperature=temperature, device=device)
+
+    def cached(run: str, compute: Callable[[], dict]) -> dict:
+        if results_cache is None:
+            return compute()
+        return results_cache.get_or_compute({**(key or {}), "run": run}, compute)
+
+    def evaluate(ensemble, inputs, keep_logits: bool = True) -> dict:
+        """Accuracy on every evaluated split and (for teachers) the logits on the training pairs."""
+        out = {f"acc/{name}": member_accuracy(predict_ensemble(ensemble, *inputs(split), shared=True), split.y).cpu()
+               for name, split in evaluated.items()}
+        if keep_logits:
+            out["train_logits"] = predict_ensemble(ensemble, *inputs(train), shared=True).cpu()
+        return out
+
+    def fit(make_model, inputs, num_epochs, seed, labels=None, **kwargs):
+        return fit_best_epoch(make_model, inputs(train), train.y if labels is None else labels, inputs(val), val.y,
+                              num_epochs=num_epochs, seed=seed, **settings, **kwargs)
+
+    teacher_runs = {}
+    for index, (name, (make_model, inputs)) in enumerate(progress(list(teachers.items()), desc="teachers")):
+        teacher_runs[name] = cached(f"teacher/{name}", lambda: evaluate(
+            fit(make_model, inputs, teacher_epochs, seed=1000 * (index + 1)), inputs))
+    if noise_teacher is not None:
+        make_model, inputs = teachers[noise_teacher]
+        generator = torch.Generator().manual_seed(7)
+        shuffled = torch.stack([controls.shuffled_labels(train.y.cpu(), generator) for _ in range(num_members)]).to(train.y.device)
+        teacher_runs["noise teacher"] = cached(f"noise teacher/{noise_teacher}", lambda: evaluate(
+            fit(make_model, inputs, teacher_epochs, seed=1000 * (len(teachers) + 1), labels=shuffled), inputs))
+
+    make_student, student_inputs = student
+
+    def student_run(condition: str, rho: float, logits: Callable[[], torch.Tensor | None]) -> dict:
+        def compute():
+            target = logits()
+            ensemble = fit(make_student, student_inputs, student_epochs, seed=0, rho=rho,
+                           teacher_logits=None if target is None else target.to(device))
+            # the No-KD student's training logits are the born-again teacher
+            return evaluate(ensemble, student_inputs, keep_logits=condition == "No-KD")
+        return cached(f"student/{condition}/{rho:g}", compute)
+
+    student_runs = {("No-KD", 1.0): student_run("No-KD", 1.0, lambda: None)}
+    for rho in rhos:
+        for name in teachers:
+            student_runs[(f"{name}-KD", float(rho))] = student_run(f"{name}-KD", float(rho), lambda: teacher_runs[name]["train_logits"])
+    if control_rho is not None:
+        rho = float(control_rho)
+        if noise_teacher is not None:
+            student_runs[("noise teacher", rho)] = student_run("noise teacher", rho, lambda: teacher_runs["noise teacher"]["train_logits"])
+        if born_again:
+            student_runs[("born-again", rho)] = student_run("born-again", rho, lambda: student_runs[("No-KD", 1.0)]["train_logits"])
+        if smoothing_teacher is not None:
+            confidence = controls.mean_confidence(teacher_runs[smoothing_teacher]["train_logits"], temperature)
+            student_runs[("label smoothing", rho)] = student_run(
+                "label smoothing", rho, lambda: controls.smoothing_logits(train.y.cpu(), num_classes, confidence, temperature))
+        for name in cross_fit:
+            make_model, inputs = teachers[name]
+
+            def out_of_fold(train_index, held_out, make_model=make_model, inputs=inputs):
+                ensemble = fit_best_epoch(make_model, [x[train_index] for x in inputs(train)], train.y[train_index],
+                                          inputs(val), val.y, num_epochs=teacher_epochs,
+                                          seed=1000 * (list(teachers).index(name) + 1), **settings)
+                return predict_ensemble(ensemble, *(x[held_out] for x in inputs(train)), shared=True).cpu()
+
+            def logits(out_of_fold=out_of_fold):
+                return controls.cross_fit(out_of_fold, len(train.y), num_folds, torch.Generator().manual_seed(11))
+            student_runs[(f"cross-fitted {name}-KD", rho)] = student_run(f"cross-fitted {name}-KD", rho, logits)
+
+    def accuracies(run: dict) -> dict:
+        return {k.split("/", 1)[1]: v for k, v in run.items() if k.startswith("acc/")}
+
+    return {
+        "teachers": {name: {"acc": accuracies(run),
+                            "confidence": controls.mean_confidence(run["train_logits"], temperature)}
+                     for name, run in teacher_runs.items()},
+        "students": {condition: {"acc": accuracies(run)} for condition, run in student_runs.items()},
+    }

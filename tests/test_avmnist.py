@@ -214,3 +214,128 @@ def test_networks_match_appendix_b1():
     assert LeNet5()(images).shape == (5, 10) and LeNet5(num_classes=None)(images).shape == (5, 84)
     assert AudioCNN(3, 8, num_classes=None)(torch.randn(2, 1, 40, 40)).shape == (2, 9 * 32)
     assert not any(isinstance(m, nn.GroupNorm) for m in AudioCNN(6, 8, norm=False).modules())
+
+
+def test_no_utterance_is_shared_between_train_and_validation(open_dir):
+    data = avmnist.load_avmnist(open_dir, seed=2, test_speakers=("theo",), **SMALL)
+    gt = data.ground_truth
+    train, val, seen = (set(gt[f"{s}_recordings"]) for s in ("train", "val", "test_seen"))
+    assert train and val and seen
+    assert not train & val and not train & seen and not val & seen
+    assert not set(gt["test_recordings"]) & (train | val | seen)  # the held-out speaker is heard only in test
+    assert gt["test_speakers"] == ["theo"] and gt["test_seen_speakers"] != ["theo"]
+    # The seen-speaker test pairs share the held-out-speaker test images and labels, not the audio.
+    assert torch.equal(gt["test_seen"].a, data.test.a) and torch.equal(gt["test_seen"].y, data.test.y)
+    assert not torch.equal(gt["test_seen"].b, data.test.b)
+
+
+def test_split_utterances_is_disjoint_per_digit_and_rejects_bad_shares():
+    rng = np.random.default_rng(0)
+    digits = np.repeat(np.arange(10), 20)
+    recordings = np.arange(200)
+    train, val, test = avmnist.split_utterances(recordings, digits, 0.15, rng)
+    assert len(train) + len(val) + len(test) == 200 and len(set(train) | set(val) | set(test)) == 200
+    for pool, per_digit in ((val, 3), (test, 3), (train, 14)):
+        assert np.bincount(digits[pool], minlength=10).tolist() == [per_digit] * 10
+    with pytest.raises(ConfigError, match="held_out_utterances"):
+        avmnist.split_utterances(recordings, digits, 0.5, rng)
+    with pytest.raises(ConfigError, match="too few"):
+        avmnist.split_utterances(np.arange(2), np.zeros(2, dtype=int), 0.15, rng)
+
+
+class TinyFusion(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 3)
+
+    def forward(self, a, b):
+        return self.fc(torch.cat([a, b], dim=1))
+
+
+def tiny_split(n, generator):
+    y = torch.arange(n) % 3
+    a = torch.randn(n, 4, generator=generator) + y[:, None].float()
+    b = torch.randn(n, 4, generator=generator) + 0.5 * y[:, None].float()
+    return type("Split", (), {"a": a, "b": b, "y": y})()
+
+
+def test_kd_study_runs_every_condition_paired_and_cached(tmp_path):
+    from mfh_lib import cache, training
+
+    generator = torch.Generator().manual_seed(0)
+    splits = {"train": tiny_split(60, generator), "val": tiny_split(30, generator), "test": tiny_split(30, generator)}
+    teachers = {"UM": (lambda: nn.Linear(4, 3), lambda s: (s.b,)), "CM": (TinyFusion, lambda s: (s.a, s.b))}
+    student = (lambda: nn.Linear(4, 3), lambda s: (s.b,))
+    settings = dict(rhos=[0.0, 0.5], num_members=3, teacher_epochs=3, student_epochs=3, batch_size=10, lr=0.05,
+                    control_rho=0.5, noise_teacher="UM", born_again=True, smoothing_teacher="UM", cross_fit=["UM"],
+                    num_folds=2)
+    results_cache = cache.ResultsCache("kd_study_test", root=tmp_path)
+    study = training.kd_study(teachers, student, splits, results_cache=results_cache, key={"test": 1}, **settings)
+    expected = {("No-KD", 1.0), ("UM-KD", 0.0), ("CM-KD", 0.0), ("UM-KD", 0.5), ("CM-KD", 0.5), ("noise teacher", 0.5),
+                ("born-again", 0.5), ("label smoothing", 0.5), ("cross-fitted UM-KD", 0.5)}
+    assert set(study["students"]) == expected
+    assert set(study["teachers"]) == {"UM", "CM", "noise teacher"}
+    for run in [*study["teachers"].values(), *study["students"].values()]:
+        assert set(run["acc"]) == {"test"} and run["acc"]["test"].shape == (3,)
+        assert ((run["acc"]["test"] >= 0) & (run["acc"]["test"] <= 100)).all()
+    assert study["teachers"]["UM"]["confidence"].shape == (3,)
+    # The CM teacher sees both inputs and beats the audio-only teacher on this easy problem.
+    assert study["teachers"]["CM"]["acc"]["test"].mean() > study["teachers"]["noise teacher"]["acc"]["test"].mean()
+    # Every unit is cached: a second call trains nothing and returns the same numbers.
+    original = training.fit_best_epoch
+    try:
+        training.fit_best_epoch = lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained a cached unit"))
+        again = training.kd_study(teachers, student, splits, results_cache=results_cache, key={"test": 1}, **settings)
+    finally:
+        training.fit_best_epoch = original
+    for condition in expected:
+        assert torch.equal(again["students"][condition]["acc"]["test"], study["students"][condition]["acc"]["test"])
+
+
+def test_fit_best_epoch_keeps_each_members_best_validation_epoch():
+    from mfh_lib import training
+
+    generator = torch.Generator().manual_seed(1)
+    train, val = tiny_split(60, generator), tiny_split(30, generator)
+    per_member_labels = torch.stack([train.y, train.y.flip(0)])  # member 1 learns nonsense labels
+    ensemble = training.fit_best_epoch(lambda: nn.Linear(4, 3), (train.b,), per_member_labels, (val.b,), val.y,
+                                       num_members=2, num_epochs=4, batch_size=10, lr=0.05, seed=0)
+    acc = training.member_accuracy(training.predict_ensemble(ensemble, val.b, shared=True), val.y)
+    assert acc.shape == (2,) and acc[0] > acc[1]
+    # Same seed: same initial weights and batch order, so the same result.
+    again = training.fit_best_epoch(lambda: nn.Linear(4, 3), (train.b,), per_member_labels, (val.b,), val.y,
+                                    num_members=2, num_epochs=4, batch_size=10, lr=0.05, seed=0)
+    assert all(torch.equal(ensemble.params[k], again.params[k]) for k in ensemble.params)
+
+
+def test_fit_best_epoch_loss_is_kd_loss_per_member(monkeypatch):
+    """The vectorised eq. (1) inside fit_best_epoch equals losses.kd_loss member by member."""
+    from mfh_lib import training
+    from mfh_lib.losses import kd_loss
+
+    captured = {}
+    original = training.train_ensemble
+
+    def capture(ensemble, tensors, loss_fn, **kwargs):
+        captured["loss_fn"], captured["ensemble"] = loss_fn, ensemble
+        return original(ensemble, tensors, loss_fn, **{**kwargs, "num_epochs": 0})
+
+    monkeypatch.setattr(training, "train_ensemble", capture)
+    generator = torch.Generator().manual_seed(2)
+    train = tiny_split(12, generator)
+    teacher_logits = torch.randn(2, 12, 3, generator=generator)
+    training.fit_best_epoch(lambda: nn.Linear(4, 3), (train.b,), train.y, (train.b,), train.y, num_members=2,
+                            num_epochs=1, batch_size=12, rho=0.3, teacher_logits=teacher_logits, temperature=2.0)
+    ensemble = captured["ensemble"]
+    losses = captured["loss_fn"](ensemble, train.b.expand(2, 12, 4), train.y.expand(2, 12), teacher_logits)
+    logits = ensemble(train.b, shared=True)
+    expected = torch.stack([kd_loss(logits[i], teacher_logits[i], train.y, 0.3, 2.0) for i in range(2)])
+    assert torch.allclose(losses, expected, atol=1e-6)
+
+
+def test_noisy_spectrograms_are_bit_identical_across_calls_and_restore_threads():
+    clips = np.random.default_rng(0).standard_normal((64, 6000)).astype(np.float32)
+    threads = torch.get_num_threads()
+    first, second = (avmnist.noisy_spectrograms(clips, np.random.default_rng(5), snr_db=(0.0, 10.0), n_mels=16,
+                                                num_frames=12) for _ in range(2))
+    assert np.array_equal(first, second) and torch.get_num_threads() == threads

@@ -32,6 +32,12 @@ so :func:`load_avmnist` reads, in this order of preference, from ``data_dir``:
      two modalities share only the label — as in the original, which paired by class at random;
    * speakers: the FSDD speakers in ``test_speakers`` are held out: their recordings only appear in
      test pairs (MultiBench also holds out one speaker). Train and validation pairs use the others.
+   * utterances: the other speakers' recordings are split, per digit, into disjoint pools: a
+     ``held_out_utterances`` share for validation, the same share for a *seen-speaker* test split,
+     the rest for training. No recording heard in training is in a validation or test pair, so
+     "best validation epoch" selects on unheard utterances. The seen-speaker test pairs (same images
+     as the held-out-speaker test pairs, other audio) are ``ground_truth["test_seen"]``, an
+     in-distribution test split beside the cross-speaker one.
 
 Without a data directory, :func:`load_avmnist` returns an embedded stand-in: scikit-learn's bundled
 8x8 digits (1,797 images, upsampled to 28x28, same PCA energy removal) paired with synthetic
@@ -39,8 +45,8 @@ spoken digits — harmonic vowel segments with digit-specific formant tracks and
 bursts, rendered by synthetic speakers (pitch, vocal-tract scale, speaking rate), then noised and
 turned into spectrograms exactly like the real recordings.
 
-The built arrays are cached (:class:`mfh_lib.cache.ResultsCache`, namespace ``avmnist_data``), so
-only the first call pays for the spectrograms.
+The built arrays are cached (:class:`mfh_lib.cache.ResultsCache`, namespace ``avmnist_data``, keyed by
+the bytes of every file read and the settings), so only the first call pays for the spectrograms.
 """
 from __future__ import annotations
 
@@ -54,7 +60,8 @@ import torch.nn.functional as F
 
 from ..cache import ResultsCache
 from ..config import ConfigError, check_unit_interval, require_subdir
-from . import MultimodalDataset, MultimodalSplit
+from . import (MultimodalDataset, MultimodalSplit, file_digest, read_numpy, read_wav as read_mono_wav, validate_array,
+               validate_rows)
 
 SAMPLE_RATE = 8000
 FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
@@ -86,13 +93,12 @@ def read_idx(path: Path) -> np.ndarray:
     return data.reshape(dims)
 
 
-def read_mnist(mnist_dir: Path) -> dict[str, np.ndarray]:
-    """MNIST from ``mnist.npz`` or the four original idx files (gzipped or not)."""
+def mnist_files(mnist_dir: Path) -> dict[str, Path]:
+    """Where each MNIST array is read from: ``mnist.npz`` for all four, else the four idx files."""
     npz = mnist_dir / "mnist.npz"
     if npz.exists():
-        with np.load(npz) as data:
-            return {k: data[k] for k in MNIST_IDX}
-    arrays = {}
+        return {key: npz for key in MNIST_IDX}
+    files = {}
     for key, stem in MNIST_IDX.items():
         # Some mirrors name the files t10k-images.idx3-ubyte; accept both separators.
         candidates = [mnist_dir / f"{name}{ext}" for name in (stem, stem.replace("-idx", ".idx")) for ext in ("", ".gz")]
@@ -102,30 +108,49 @@ def read_mnist(mnist_dir: Path) -> dict[str, np.ndarray]:
                 f"no MNIST in {str(mnist_dir)!r}: expected mnist.npz (x_train, y_train, x_test, y_test) or the "
                 f"original idx files ({', '.join(MNIST_IDX.values())}, optionally .gz)"
             )
-        arrays[key] = read_idx(found)
+        files[key] = found
+    return files
+
+
+def read_mnist(mnist_dir: Path) -> dict[str, np.ndarray]:
+    """MNIST from ``mnist.npz`` or the four original idx files (gzipped or not), validated."""
+    files = mnist_files(mnist_dir)
+    fix = "expected MNIST: images (N, 28, 28) with values 0..255 and labels 0..9 covering every digit"
+    if files["x_train"].suffix == ".npz":
+        arrays = read_numpy(files["x_train"], list(MNIST_IDX), expected=f"x_train, y_train, x_test, y_test ({fix})")
+    else:
+        arrays = {key: read_idx(path) for key, path in files.items()}
+    for split in ("train", "test"):
+        x, y = f"x_{split}", f"y_{split}"
+        validate_array(x, arrays[x], file=files[x], shape=("N", 28, 28), low=0, high=255, fix=fix)
+        labels = validate_array(y, arrays[y], file=files[y], shape=("N",), integer=True, low=0, high=9, fix=fix)
+        validate_rows(files[x] if files[x] == files[y] else mnist_dir, **{x: arrays[x], y: arrays[y]})
+        missing = sorted(set(range(10)) - set(np.unique(labels).astype(int).tolist()))
+        if missing:
+            raise ConfigError(f"{str(files[y])!r}: field {y!r} has no sample of digit(s) {missing}; {fix}")
     return arrays
 
 
 def read_wav(path: Path) -> np.ndarray:
-    """A mono wav as float32 in [-1, 1]."""
-    from scipy.io import wavfile
-
-    rate, data = wavfile.read(path)
+    """A mono FSDD recording as float32 in [-1, 1]; a rate other than 8 kHz is a ConfigError."""
+    data, rate = read_mono_wav(path)
     if rate != SAMPLE_RATE:
         raise ConfigError(f"{str(path)!r} has sample rate {rate}; FSDD recordings are {SAMPLE_RATE} Hz")
-    if data.ndim > 1:
-        data = data.mean(axis=1)
-    if np.issubdtype(data.dtype, np.integer):
-        data = data.astype(np.float32) / np.iinfo(data.dtype).max
-    return data.astype(np.float32)
+    return data
 
 
-def read_fsdd(fsdd_dir: Path) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """FSDD recordings (sorted by file name), their digits and their speakers."""
+def fsdd_files(fsdd_dir: Path) -> list[Path]:
+    """The FSDD recordings ``fsdd_dir/recordings/{digit}_{speaker}_{index}.wav``, sorted by name."""
     recordings = require_subdir(fsdd_dir, "recordings", "the Free Spoken Digit Dataset's recordings/ folder of {digit}_{speaker}_{index}.wav")
     files = sorted(p for p in recordings.iterdir() if WAV_NAME.match(p.name))
     if not files:
         raise ConfigError(f"no {{digit}}_{{speaker}}_{{index}}.wav files in {str(recordings)!r}; clone the FSDD repository there")
+    return files
+
+
+def read_fsdd(fsdd_dir: Path) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """FSDD recordings (sorted by file name), their digits and their speakers."""
+    files = fsdd_files(fsdd_dir)
     parts = [WAV_NAME.match(p.name).groups() for p in files]
     digits = np.array([int(d) for d, _, _ in parts], dtype=np.int64)
     speakers = np.array([s for _, s, _ in parts])
@@ -192,6 +217,18 @@ def noisy_spectrograms(clips: np.ndarray, rng: np.random.Generator, *, snr_db: t
                                                n_mels=n_mels, f_min=50.0, f_max=SAMPLE_RATE / 2)
     out = np.empty((len(clips), 1, n_mels, num_frames), dtype=np.float32)
     generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    # One thread: multi-threaded FFTs sum in a varying order, and spectrograms that differ in the
+    # last bits change the data's content hash and, through training, every result.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _fill_spectrograms(out, clips, rng, generator, mel, snr_db, num_frames, chunk)
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+def _fill_spectrograms(out, clips, rng, generator, mel, snr_db, num_frames, chunk) -> None:
     for start in range(0, len(clips), chunk):
         part = torch.from_numpy(clips[start:start + chunk])
         num = len(part)
@@ -202,7 +239,6 @@ def noisy_spectrograms(clips: np.ndarray, rng: np.random.Generator, *, snr_db: t
         with torch.no_grad():
             power = mel(part + noise)[..., :num_frames]
         out[start:start + num, 0] = torch.log(power + 1e-6).numpy()
-    return out
 
 
 # ----------------------------------------------------------------------------- synthetic speech (stand-in)
@@ -313,10 +349,30 @@ def draw(n: int, pool_size: int, rng: np.random.Generator) -> np.ndarray:
     return rng.choice(pool_size, size=n, replace=n > pool_size)
 
 
+def split_utterances(recordings: np.ndarray, digits: np.ndarray, share: float,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Disjoint (train, val, test) pools of the recording indices ``recordings``, per digit: a
+    ``share`` of each digit's recordings (at least one) for validation, as many for test, the rest
+    (at least one) for training."""
+    if not 0 < share < 0.5:
+        raise ConfigError(f"held_out_utterances must lie in (0, 0.5), got {share}")
+    pools = ([], [], [])
+    for digit in np.unique(digits[recordings]):
+        shuffled = rng.permutation(recordings[digits[recordings] == digit])
+        k = max(1, int(round(share * len(shuffled))))
+        if len(shuffled) < 2 * k + 1:
+            raise ConfigError(f"digit {digit} has {len(shuffled)} recordings of the training speakers: too few for "
+                              "disjoint train / validation / test utterances")
+        for pool, part in zip(pools, (shuffled[2 * k:], shuffled[:k], shuffled[k:2 * k])):
+            pool.append(part)
+    return tuple(np.sort(np.concatenate(p)) for p in pools)
+
+
 def build_pairs(images_train, labels_train, images_test, labels_test, waves, wave_digits, wave_speakers, *,
                 num_train, num_val, num_test, seed, test_speakers, energy_removed, snr_db, n_mels, num_frames,
-                clip_seconds) -> dict:
-    """The arrays of (open or stand-in) AV-MNIST: PCA-filtered images, noisy spectrograms, labels."""
+                clip_seconds, held_out_utterances) -> dict:
+    """The arrays of (open or stand-in) AV-MNIST: PCA-filtered images, noisy spectrograms, labels,
+    and per pair the speaker and the index of the recording used (``recording``)."""
     rng = np.random.default_rng(seed)
     clip = int(clip_seconds * SAMPLE_RATE)
     clips = np.stack([fit_clip(w, clip) for w in waves])
@@ -327,11 +383,15 @@ def build_pairs(images_train, labels_train, images_test, labels_test, waves, wav
     test_rows = draw(num_test, len(images_test), rng)
     # PCA is fitted on the training and validation images in use (all 60,000 at full scale).
     mean, components, k = pca_energy_filter(images_train[np.unique(fit_rows)] / 255.0, energy_removed)
+    train_audio, val_audio, seen_test_audio = split_utterances(np.flatnonzero(~is_test_speaker), wave_digits,
+                                                               held_out_utterances, rng)
     arrays = {"pca_components": k}
     for name, image_pool, label_pool, rows, audio_pool in (
-        ("train", images_train, labels_train, fit_rows[:num_train], np.flatnonzero(~is_test_speaker)),
-        ("val", images_train, labels_train, fit_rows[num_train:], np.flatnonzero(~is_test_speaker)),
+        ("train", images_train, labels_train, fit_rows[:num_train], train_audio),
+        ("val", images_train, labels_train, fit_rows[num_train:], val_audio),
         ("test", images_test, labels_test, test_rows, np.flatnonzero(is_test_speaker)),
+        # the same test images, paired with unheard utterances of the training speakers
+        ("test_seen", images_test, labels_test, test_rows, seen_test_audio),
     ):
         labels = label_pool[rows]
         audio_rows = audio_pool[pair_by_class(labels, wave_digits[audio_pool], rng)]
@@ -340,22 +400,27 @@ def build_pairs(images_train, labels_train, images_test, labels_test, waves, wav
             "b": noisy_spectrograms(clips[audio_rows], rng, snr_db=snr_db, n_mels=n_mels, num_frames=num_frames),
             "y": labels.astype(np.int64),
             "speaker": wave_speakers[audio_rows],
+            "recording": audio_rows,
         }
     return arrays
 
 
 def standardise(arrays: dict) -> dict:
     """Zero-mean unit-variance per modality with the training pairs' statistics (one scalar each)."""
+    splits = [s for s in ("train", "val", "test", "test_seen") if s in arrays]
     for key in ("a", "b"):
         mu, sd = arrays["train"][key].mean(), arrays["train"][key].std() + 1e-8
-        for split in ("train", "val", "test"):
+        for split in splits:
             arrays[split][key] = ((arrays[split][key] - mu) / sd).astype(np.float32)
     return arrays
 
 
+def to_split(arrays: dict) -> MultimodalSplit:
+    return MultimodalSplit(torch.from_numpy(arrays["a"]), torch.from_numpy(arrays["b"]), torch.from_numpy(arrays["y"]).long())
+
+
 def to_dataset(arrays: dict, source: str, ground_truth: dict) -> MultimodalDataset:
-    splits = [MultimodalSplit(torch.from_numpy(arrays[s]["a"]), torch.from_numpy(arrays[s]["b"]),
-                              torch.from_numpy(arrays[s]["y"]).long()) for s in ("train", "val", "test")]
+    splits = [to_split(arrays[s]) for s in ("train", "val", "test")]
     return MultimodalDataset(*splits, modalities=("image", "audio"), num_classes=10, source=source, ground_truth=ground_truth)
 
 
@@ -368,7 +433,15 @@ def load_multibench(avmnist_dir: Path, *, num_train: int | None, num_val: int | 
     if missing:
         raise ConfigError(f"{str(avmnist_dir)!r} lacks {missing}; expected MultiBench's AV-MNIST layout "
                           "image/{train,test}_data.npy, audio/{train,test}_data.npy, {train,test}_labels.npy")
-    data = {k: np.load(p) for k, p in files.items()}
+    fix = "expected MultiBench's AV-MNIST: images (N, 784), spectrograms (N, F, T), both 0..255, labels 0..9"
+    data = {key: read_numpy(path, expected=fix) for key, path in files.items()}
+    for split in ("train", "test"):
+        image, audio, labels = f"image_{split}", f"audio_{split}", f"labels_{split}"
+        image_shape = ("N", 784) if data[image].ndim == 2 else ("N", 28, 28)
+        validate_array("images", data[image], file=files[image], shape=image_shape, low=0, high=255, fix=fix)
+        validate_array("spectrograms", data[audio], file=files[audio], shape=("N", "F", "T"), low=0, high=255, fix=fix)
+        validate_array("labels", data[labels], file=files[labels], shape=("N",), integer=True, low=0, high=9, fix=fix)
+        validate_rows(avmnist_dir, **{str(files[k].relative_to(avmnist_dir)): data[k] for k in (image, audio, labels)})
     num_val_full = max(1, len(data["labels_train"]) * 5000 // 60000)
     cut = len(data["labels_train"]) - num_val_full
     rng = np.random.default_rng(seed)
@@ -398,6 +471,7 @@ def load_avmnist(
     n_mels: int = 32,
     num_frames: int = 32,
     clip_seconds: float = 0.75,
+    held_out_utterances: float = 0.15,
     cache: bool = True,
 ) -> MultimodalDataset:
     """AV-MNIST as a :class:`MultimodalDataset`: ``a`` = image (N, 1, 28, 28), ``b`` = audio (N, 1, F, T), ``y`` (N,).
@@ -406,7 +480,10 @@ def load_avmnist(
     ``mnist/`` + ``fsdd/``), "multibench", "open", or "standin"; ``data_dir=None`` means the stand-in.
     Both modalities are standardised with the training pairs' mean and std. ``seed`` fixes which
     images are used, the pairing and the noise. ``ground_truth`` reports the PCA components kept and
-    the speakers of each split (open / stand-in builds).
+    the speakers of each split (open / stand-in builds), the recordings each split uses
+    (``{split}_recordings``, disjoint between train, val and the seen-speaker test) and the
+    seen-speaker test split ``test_seen``; ``held_out_utterances`` is the share of the training
+    speakers' recordings kept out of training for validation (and as much for ``test_seen``).
     """
     if layout not in ("auto", "multibench", "open", "standin"):
         raise ConfigError(f"unknown AV-MNIST layout {layout!r}; use 'auto', 'multibench', 'open' or 'standin'")
@@ -427,12 +504,14 @@ def load_avmnist(
 
     settings = dict(num_train=int(num_train), num_val=int(num_val), num_test=int(num_test), seed=int(seed),
                     energy_removed=float(energy_removed), snr_db=tuple(float(s) for s in snr_db), n_mels=int(n_mels),
-                    num_frames=int(num_frames), clip_seconds=float(clip_seconds))
+                    num_frames=int(num_frames), clip_seconds=float(clip_seconds),
+                    held_out_utterances=float(held_out_utterances))
     if layout == "open":
         mnist_dir = require_subdir(data_dir, "mnist", "mnist.npz or the original MNIST idx files")
         fsdd_dir = require_subdir(data_dir, "fsdd", "a clone of the Free Spoken Digit Dataset (fsdd/recordings/*.wav)")
-        wav_count = len(list((fsdd_dir / "recordings").glob("*.wav"))) if (fsdd_dir / "recordings").is_dir() else 0
-        key = {"layout": "open", "dir": str(data_dir.resolve()), "wavs": wav_count,
+        # The key is the content of every file read (not the folder's name), so edited data are rebuilt.
+        inputs = sorted(set(mnist_files(mnist_dir).values())) + fsdd_files(fsdd_dir)
+        key = {"layout": "open", "version": 4, "files": file_digest(inputs, root=data_dir),
                "test_speakers": sorted(test_speakers), **settings}
 
         def build():
@@ -443,7 +522,7 @@ def load_avmnist(
                                test_speakers=tuple(test_speakers), **settings)
         source = SOURCE_OPEN
     else:
-        key = {"layout": "standin", "version": 1, **settings}
+        key = {"layout": "standin", "version": 3, **settings}
 
         def build():
             images_train, labels_train, images_test, labels_test = standin_images(seed)
@@ -453,6 +532,10 @@ def load_avmnist(
                                test_speakers=("spk5",), **settings)
         source = SOURCE_STANDIN
     arrays = ResultsCache("avmnist_data", enabled=cache).get_or_compute(key, build)
+    arrays = standardise(arrays)
+    splits = ("train", "val", "test", "test_seen")
     ground_truth = {"pca_components_kept": arrays["pca_components"],
-                    **{f"{s}_speakers": sorted(set(arrays[s]["speaker"].tolist())) for s in ("train", "val", "test")}}
-    return to_dataset(standardise(arrays), source, ground_truth)
+                    **{f"{s}_speakers": sorted(set(arrays[s]["speaker"].tolist())) for s in splits},
+                    **{f"{s}_recordings": sorted(set(arrays[s]["recording"].tolist())) for s in splits},
+                    "test_seen": to_split(arrays["test_seen"])}
+    return to_dataset(arrays, source, ground_truth)
