@@ -264,36 +264,41 @@ def _grouped(rows: list[dict]):
     return by_group.items()
 
 
-def ledger_html(rows: list[dict]) -> str:
-    """Per paper, then per chapter (the paper's section): a headline row per claim, details folded."""
+def _grouped_table(rows: list[dict], headers: list[str], render_row) -> str:
+    """One table, a header row per (paper, chapter) group, ``render_row(row)`` giving each <tr>."""
     if not rows:
         return "<p>none</p>"
-    out = ['<div class="mfh-table-wrap"><table class="mfh-table mfh-ledger"><thead><tr><th>claim</th><th>source</th><th>paper</th>'
-           '<th>ours [95% CI]</th><th>verdict</th></tr></thead><tbody>']
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    out = [f'<div class="mfh-table-wrap"><table class="mfh-table mfh-ledger"><thead><tr>{head}</tr></thead><tbody>']
     for (paper, chapter), group in _grouped(rows):
-        out.append(f'<tr class="group"><th colspan="5">{html.escape(paper)} — {html.escape(_chapter_title(chapter))}</th></tr>')
-        for r in group:
-            unit = f" {html.escape(r['unit'])}" if r.get("unit") else ""
-            out.append(f'<tr class="{formatting.verdict_class(r["verdict"])}"><td>{html.escape(r["statement"])}{_details(r)}</td>'
-                       f"<td>{html.escape(r['source'])}</td>"
-                       f'<td class="num">{html.escape(paper_text(r))}{unit if paper_text(r) != "—" else ""}</td>'
-                       f'<td class="num">{html.escape(ours_text(r))}</td><td>{_badge(r["verdict"])}</td></tr>')
+        out.append(f'<tr class="group"><th colspan="{len(headers)}">{html.escape(paper)} — '
+                   f"{html.escape(_chapter_title(chapter))}</th></tr>")
+        out.extend(render_row(r) for r in group)
     out.append("</tbody></table></div>")
     return "".join(out)
+
+
+def _claim_row(r: dict) -> str:
+    paper = paper_text(r)
+    unit = f" {html.escape(r['unit'])}" if r.get("unit") and paper != "—" else ""
+    return (f'<tr class="{formatting.verdict_class(r["verdict"])}"><td>{html.escape(r["statement"])}{_details(r)}</td>'
+            f'<td>{html.escape(r["source"])}</td><td class="num">{html.escape(paper)}{unit}</td>'
+            f'<td class="num">{html.escape(ours_text(r))}</td><td>{_badge(r["verdict"])}</td></tr>')
+
+
+def _check_row(r: dict) -> str:
+    return (f"<tr><td>{html.escape(r['statement'])}</td><td>{html.escape(r['source'])}</td>"
+            f"<td>{html.escape(r['reason'])}</td><td>{_badge(r['verdict'])}</td></tr>")
+
+
+def ledger_html(rows: list[dict]) -> str:
+    """Per paper, then per chapter (the paper's section): a headline row per claim, details folded."""
+    return _grouped_table(rows, ["claim", "source", "paper", "ours [95% CI]", "verdict"], _claim_row)
 
 
 def checks_html(rows: list[dict]) -> str:
-    if not rows:
-        return "<p>none</p>"
-    out = ['<div class="mfh-table-wrap"><table class="mfh-table mfh-ledger"><thead><tr><th>check</th><th>source</th><th>what was measured</th>'
-           "<th>result</th></tr></thead><tbody>"]
-    for (paper, chapter), group in _grouped(rows):
-        out.append(f'<tr class="group"><th colspan="4">{html.escape(paper)} — {html.escape(_chapter_title(chapter))}</th></tr>')
-        for r in group:
-            out.append(f"<tr><td>{html.escape(r['statement'])}</td><td>{html.escape(r['source'])}</td>"
-                       f"<td>{html.escape(r['reason'])}</td><td>{_badge(r['verdict'])}</td></tr>")
-    out.append("</tbody></table></div>")
-    return "".join(out)
+    """The checks, grouped like the claims: what was measured, pass or fail."""
+    return _grouped_table(rows, ["check", "source", "what was measured", "result"], _check_row)
 
 
 def counts_html(counts: pd.DataFrame) -> str:

@@ -118,22 +118,12 @@ def _value_label(value: Any, value_format: Callable[[Any], str] | str | None) ->
     return formatting.fmt(value) if isinstance(value, numbers.Number) else str(value)
 
 
-class StaticPanel:
+class StaticPanel(formatting.HTMLTable):
     """A precomputed panel: HTML with sliders for the book and Jupyter, a one-line text otherwise."""
 
     def __init__(self, html_text: str, text: str, num_frames: int):
-        self.html = html_text
-        self.text = text
+        super().__init__(html_text, text)
         self.num_frames = num_frames
-
-    def _repr_html_(self) -> str:
-        return self.html
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/html": self.html, "text/plain": self.text}
-
-    def __repr__(self) -> str:
-        return self.text
 
 
 def static_panel(func: Callable[..., Any], grid: Mapping[str, Sequence[Any]], *, title: str | None = None,
