@@ -56,6 +56,11 @@ ledger["paper"] = ledger["chapter"].map(claims.paper_of_chapter)
 claim_rows = ledger[ledger["category"] != evidence.CHECK]
 check_rows = ledger[ledger["category"] == evidence.CHECK]
 
+
+def rows_of(category: str) -> list[dict]:
+    """The rows as the chapters wrote them (a DataFrame would turn absent fields into NaN)."""
+    return [r for r in rows if r["category"] == category]
+
 # %% [markdown]
 # ## Summary
 #
@@ -78,7 +83,7 @@ print("profiles:", "; ".join(f"{c}: {p}" for c, p in ledger.groupby("chapter")["
 # and, for an inconclusive claim, what it would take.
 
 # %% tags=["hide-input", "full-width"]
-display(HTML(claims.ledger_html(claim_rows[claim_rows["category"] == evidence.PAPER].to_dict("records"))))
+display(HTML(claims.ledger_html(rows_of(evidence.PAPER))))
 
 # %% [markdown]
 # ## Our questions
@@ -86,7 +91,7 @@ display(HTML(claims.ledger_html(claim_rows[claim_rows["category"] == evidence.PA
 # Questions the papers do not ask (controls, mechanisms, extensions), labelled as ours.
 
 # %% tags=["hide-input", "full-width"]
-display(HTML(claims.ledger_html(claim_rows[claim_rows["category"] == evidence.OURS].to_dict("records"))))
+display(HTML(claims.ledger_html(rows_of(evidence.OURS))))
 
 # %% [markdown]
 # ## Checks
@@ -95,4 +100,4 @@ display(HTML(claims.ledger_html(claim_rows[claim_rows["category"] == evidence.OU
 # is a reproduced claim.
 
 # %% tags=["hide-input", "full-width"]
-display(HTML(claims.checks_html(check_rows.to_dict("records"))))
+display(HTML(claims.checks_html(rows_of(evidence.CHECK))))
