@@ -66,7 +66,7 @@ def rows_of(category: str) -> list[dict]:
 #
 # Verdicts of the papers' claims and of our questions, per paper; the checks apart.
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "full-width"]
 counts = pd.crosstab([claim_rows["paper"], claim_rows["category"]], claim_rows["verdict"])
 counts = counts.reindex(columns=[v for v in evidence.VERDICTS if v in counts.columns])
 counts["all"] = counts.sum(axis=1)

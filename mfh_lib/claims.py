@@ -168,7 +168,7 @@ def ours_text(row: dict) -> str:
     """'point [low, high]' from the estimate, or the check's values."""
     est = row.get("estimate")
     if est:
-        if est["n"] <= 1 or est["ci_low"] == est["ci_high"]:
+        if est["n"] <= 1:
             return _fmt(est["point"])
         return f"{_fmt(est['point'])} [{_fmt(est['ci_low'])}, {_fmt(est['ci_high'])}]"
     values = [v for v in row.get("values", []) if v is not None]
@@ -249,7 +249,7 @@ def _details(row: dict) -> str:
     if row.get("units_needed") is not None:
         items.append(("to resolve", f"about {row['units_needed']} {est.get('unit', 'units')} for an effect of "
                                     f"{_fmt(row.get('units_needed_for'), 3)} (80% power)"))
-    items += [("setting", row["setting"]), ("data", row["data_source"]), ("profile", row["profile"]),
+    items += [("data", row["data_source"]), ("profile", row["profile"]),
               ("chapter / id", f"{row['chapter']} / {row['claim_id']}")]
     if row.get("note"):
         items.append(("note", row["note"]))
@@ -281,13 +281,16 @@ def _grouped_table(rows: list[dict], headers: list[str], render_row) -> str:
 def _claim_row(r: dict) -> str:
     paper = paper_text(r)
     unit = f" {html.escape(r['unit'])}" if r.get("unit") and paper != "—" else ""
-    return (f'<tr class="{formatting.verdict_class(r["verdict"])}"><td>{html.escape(r["statement"])}{_details(r)}</td>'
+    # the setting under the statement: claims that share a statement (one per split, ratio, dataset) stay apart
+    return (f'<tr class="{formatting.verdict_class(r["verdict"])}"><td>{html.escape(r["statement"])}'
+            f'<br><small class="mfh-setting">{html.escape(r["setting"])}</small>{_details(r)}</td>'
             f'<td>{html.escape(r["source"])}</td><td class="num">{html.escape(paper)}{unit}</td>'
             f'<td class="num">{html.escape(ours_text(r))}</td><td>{_badge(r["verdict"])}</td></tr>')
 
 
 def _check_row(r: dict) -> str:
-    return (f"<tr><td>{html.escape(r['statement'])}</td><td>{html.escape(r['source'])}</td>"
+    return (f"<tr><td>{html.escape(r['statement'])}<br><small class=\"mfh-setting\">{html.escape(r['setting'])}</small></td>"
+            f"<td>{html.escape(r['source'])}</td>"
             f"<td>{html.escape(r['reason'])}</td><td>{_badge(r['verdict'])}</td></tr>")
 
 

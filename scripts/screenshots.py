@@ -36,6 +36,7 @@ def main(argv=None) -> int:
     parser.add_argument("--width", type=int, default=1280)
     parser.add_argument("--height", type=int, default=800)
     args = parser.parse_args(argv)
+    args.html = args.html.resolve()  # file:// URIs need an absolute path
     if not (args.html / "intro.html").exists():
         print(f"no built book in {args.html}: run `make html` first", file=sys.stderr)
         return 2
