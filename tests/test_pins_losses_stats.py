@@ -312,6 +312,7 @@ def test_inconclusive_power_arithmetic_for_t_and_fisher_z_estimates():
     crit5 = stats._crit(5, 0.95, 0.8)
     assert j.verdict == ev.INCONCLUSIVE and j.mde == pytest.approx(crit5 * 0.5)
     assert j.units_needed_for == 1.0 and j.units_needed == stats.units_needed(0.5 * math.sqrt(5), 1.0)
+    assert j.reason.startswith("1.00 [-0.50, 2.50]: contains both no effect and the claimed effect; detectable")
     assert f"detectable at this n: {j.mde:.2f}" in j.reason and f"~{j.units_needed} seeds to detect" in j.reason
     corr = ev.ClaimTest.from_declaration("c", {"kind": "directional", "statistic": "rho", "interval": "fisher-z",
                                                "unit": "settings", "practical": 0.5})
@@ -341,8 +342,9 @@ def test_preconditions_are_rounded_and_every_failure_is_named():
     test = ev.ClaimTest.from_declaration("c", {"kind": "directional", "statistic": "gain", "preconditions": [
         {"id": "gap", "statement": "teacher beats student", "min": 1.0},
         {"id": "acc", "statement": "teacher learns", "min": 60.0}]})
-    j = ev.judge(test, est(1.0, 0.5, 1.5), preconditions={"gap": 0.123456789, "acc": 50.0})
-    assert j.verdict == ev.NOT_TESTABLE
+    measured = est(1.0, 0.5, 1.5)
+    j = ev.judge(test, measured, preconditions={"gap": 0.123456789, "acc": 50.0})
+    assert j.verdict == ev.NOT_TESTABLE and j.estimate is measured  # the ledger still shows what was measured
     assert [c["value"] for c in j.preconditions] == [0.123457, 50.0]
     assert j.reason == "precondition failed: teacher beats student (measured 0.12); teacher learns (measured 50.00)"
     value = ev.ClaimTest.from_declaration("c", {"kind": "value", "statistic": "acc", "margin": 1.0})
@@ -357,3 +359,12 @@ def test_judgement_to_dict_rounds_and_drops_non_finite():
     j = ev.Judgement(ev.REPRODUCED, "r", est(1.0, 0.5, 1.5), units_needed_for=2.00000049)
     d = j.to_dict()
     assert d["estimate"]["point"] == 1.0 and d["units_needed_for"] == 2.0 and d["mde"] is None
+
+
+def test_every_verdict_keeps_the_estimate_it_was_given():
+    few = est(1.0, 0.5, 1.5, n=2)
+    j = ev.judge(directional(), few)
+    assert j.verdict == ev.INCONCLUSIVE and j.estimate is few and j.reason.startswith("only 2 seeds (< 3)")
+    untestable = ev.ClaimTest.from_declaration("c", {"kind": "not testable", "reason": "no data"})
+    j = ev.judge(untestable, few)
+    assert j.verdict == ev.NOT_TESTABLE and j.estimate is few and j.reason == "no data"
