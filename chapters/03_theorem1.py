@@ -51,7 +51,7 @@ import torch
 
 from myst_nb import glue
 
-from mfh_lib import cache, claims, config, plotting, stats, theory
+from mfh_lib import cache, claims, config, formatting, plotting, stats, theory
 
 config.set_threads(2)
 cfg = config.load_profile("03_theorem1", profile, seeds=seeds, delta=delta)
@@ -68,9 +68,9 @@ for key in ("seeds", "n", "dim", "delta", "reference_draws"):
     glue(f"ch03_{key}", cfg[key], display=False)
 
 
-def show(frame: pd.DataFrame, formats: dict, name: str):
-    """A formatted table with a fixed HTML id (Styler's default id is random and would break nbval)."""
-    return frame.style.format(formats, na_rep="—").hide(axis="index").set_uuid(name)
+def show(frame: pd.DataFrame, formats: dict):
+    """A padded table in the book's one number format (no object repr in the notebook's outputs)."""
+    return formatting.html_table(frame, formats)
 
 
 print(f"profile={profile}: {cfg['seeds']} runs per gamma, n={cfg['n']}, d_a=d_b={cfg['dim']}, delta={cfg['delta']}")
@@ -152,7 +152,7 @@ for eps in (0.1, 1.0, 10.0):
     corollary_rows.append({"eps": eps, "draws": num_draws, "share within bound": float((risk <= bound).double().mean()),
                            "largest risk / bound": float(risk.max() / bound)})
 corollary_table = pd.DataFrame(corollary_rows)
-show(corollary_table, {"eps": "{:g}", "share within bound": "{:.2f}", "largest risk / bound": "{:.4f}"}, "corollary1")
+show(corollary_table, {"eps": "{:g}", "share within bound": "{:.2f}", "largest risk / bound": "{:.4f}"})
 
 # %%
 lemma2_rows, lemma2_holds = [], []
@@ -177,7 +177,7 @@ for n_pair, d_pair in [(20, 5), (200, 10)]:
 lemma2_table = pd.DataFrame(lemma2_rows)
 lemma2_holds = torch.cat(lemma2_holds)
 show(lemma2_table, {"median lam": "{:.3g}", "median eq. (13) / LHS": "{:.2e}", "median sharp / LHS (ours)": "{:.2f}",
-     "share eq. (13) holds": "{:.2f}", "sharp holds (ours)": "{:.2f}", "scale": "{:g}", "correlation": "{:g}"}, "lemma2")
+     "share eq. (13) holds": "{:.2f}", "sharp holds (ours)": "{:.2f}", "scale": "{:g}", "correlation": "{:g}"})
 
 # %% [markdown]
 # Both statements hold in every draw (checks *{glue:text}`ch03_v_thm1_corollary1`* and
@@ -293,7 +293,7 @@ for name, run in runs.items():
     gap_to_newton = (run["risks"][-1] - run["risk_minimum"]).abs().max()
     relative = gap_to_newton / run["chain"]["risk_zero"].max()
     print(f"{name}: |R(t_end) - min R| <= {'1e-9' if relative < 1e-9 else f'{relative:.1e}'} x R(0)")
-show(pd.DataFrame(convergence_rows), {"step h": "{:g}", "max |R_h(t) - R_finest(t)|": "{:.2e}"}, "convergence")
+show(pd.DataFrame(convergence_rows), {"step h": "{:g}", "max |R_h(t) - R_finest(t)|": "{:.2e}"})
 
 # %% [markdown]
 # ### Measured risk against the bound
@@ -338,12 +338,12 @@ for ax, (name, run) in zip(axes, runs.items()):
 fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=9, bbox_to_anchor=(0.5, -0.08))
 plotting.finish(fig, f"Theorem 1 vs measured risk (n={cfg['n']}, d_a=d_b={cfg['dim']}, {cfg['seeds']} runs per gamma, synthetic MVD)")
 print("paper scale, lam_hat =", f"{float(paper_run['chain']['lam_hat']):.1f}")
-show(per_gamma_table(paper_run), table_format, "paper_scale")
+show(per_gamma_table(paper_run), table_format)
 
 # %%
 whitened_run = runs["whitened (1/sqrt(n-d))"]
 print("whitened scale, lam_hat =", f"{float(whitened_run['chain']['lam_hat']):.3f}")
-show(per_gamma_table(whitened_run), table_format, "whitened_scale")
+show(per_gamma_table(whitened_run), table_format)
 
 # %% [markdown]
 # **The bound holds** (check *{glue:text}`ch03_v_thm1_bound_holds`*), also in the runs whose Gram gap
@@ -386,7 +386,7 @@ for (key, label), previous in zip(LINKS, [None] + [k for k, _ in LINKS[:-1]]):
         row[f"{name}: x previous"] = float((values / run["chain"][previous][below_one]).median()) if previous else np.nan
     slack_rows.append(row)
 slack_table = pd.DataFrame(slack_rows)
-show(slack_table, {c: "{:.3g}" for c in slack_table.columns if c != "link"}, "slack")
+show(slack_table, {c: "{:.3g}" for c in slack_table.columns if c != "link"})
 
 # %% [markdown]
 # Reading the table: gradient flow does find a student as good as the proof's $\theta_s^\star$ — in
@@ -470,7 +470,7 @@ claims.ledger_frame([ledger.rows[c] for c in ("thm1_bound_holds", "thm1_bound_de
 # table lists six values of $\gamma$ (shared decisive features $\approx \gamma d$).
 
 # %%
-from mfh_lib import formatting, panels
+from mfh_lib import panels
 
 panel_gammas = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
 
@@ -510,7 +510,7 @@ def explore(n=200, dim=10, num_shared=5, scale="paper"):
     row = {"gamma": float(data.gamma[0]), "lam_hat": float(chain["lam_hat"]),
            "R_dis(inf)": stats.mean_std(chain["risk_final"][0], 3), "R_dis(0)": stats.mean_std(chain["risk_zero"][0], 3),
            "Thm 1 bound": float(chain["theorem_bound"][0, 0]), "sharpened (ours)": float(chain["sharp_bound"][0, 0])}
-    display(show(pd.DataFrame([row]), {"gamma": "{:.3f}", "lam_hat": "{:.3g}", "Thm 1 bound": "{:.3g}", "sharpened (ours)": "{:.3g}"}, "explore"))
+    display(show(pd.DataFrame([row]), {"gamma": "{:.3f}", "lam_hat": "{:.3g}", "Thm 1 bound": "{:.3g}", "sharpened (ours)": "{:.3g}"}))
 
 
 widgets.interact(explore, n=widgets.IntSlider(200, 50, 1000, 50), dim=widgets.IntSlider(10, 2, 30, 1),
