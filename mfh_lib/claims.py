@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import os
 import re
 from pathlib import Path
@@ -76,12 +75,6 @@ def paper_claims(chapter: str) -> dict:
     return declared
 
 
-def _clean(x):
-    if isinstance(x, (float, np.floating)):
-        return None if not math.isfinite(float(x)) else round(float(x), 6)
-    return x
-
-
 class Ledger:
     """Collects one chapter's judged claims and checks.
 
@@ -132,7 +125,7 @@ class Ledger:
         """Record a check (identity, by-construction fact, sanity bound): pass or fail, with what was measured."""
         entry = self._declared(check_id, evidence.CHECK)
         result = evidence.judge_check(bool(passed))
-        values = [] if values is None else [_clean(v) for v in np.asarray(values, dtype=float).reshape(-1).tolist()]
+        values = [] if values is None else [stats.json_number(v) for v in np.asarray(values, dtype=float).reshape(-1).tolist()]
         self.rows[check_id] = {**self._base(check_id, entry, data_source), "verdict": result, "reason": detail,
                                "values": values}
         return result

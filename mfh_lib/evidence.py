@@ -148,12 +148,10 @@ class Judgement:
     preconditions: tuple[dict, ...] = ()
 
     def to_dict(self) -> dict:
-        def clean(x):
-            return None if x is None or (isinstance(x, float) and not math.isfinite(x)) else round(x, 6) if isinstance(x, float) else x
         return {"verdict": self.verdict, "reason": self.reason,
                 "estimate": None if self.estimate is None else self.estimate.to_dict(),
-                "mde": clean(self.mde), "units_needed": self.units_needed,
-                "units_needed_for": clean(self.units_needed_for), "preconditions": list(self.preconditions)}
+                "mde": stats.json_number(self.mde), "units_needed": self.units_needed,
+                "units_needed_for": stats.json_number(self.units_needed_for), "preconditions": list(self.preconditions)}
 
 
 def _fmt(x: float) -> str:

@@ -228,12 +228,12 @@ def _column_label(column: Any) -> str:
     return str(column)
 
 
-class HTMLTable:
-    """A rendered table: HTML for the book and Jupyter, plain text for everything else."""
+class HTML:
+    """Ready HTML that displays as itself in the book and Jupyter, with a plain-text fallback."""
 
-    def __init__(self, html_text: str, text: str):
+    def __init__(self, html_text: str, text: str | None = None):
         self.html = html_text
-        self.text = text
+        self.text = text if text is not None else _strip_tags(html_text)
 
     def _repr_html_(self) -> str:
         return self.html
@@ -241,11 +241,12 @@ class HTMLTable:
     def _repr_mimebundle_(self, include=None, exclude=None):
         return {"text/html": self.html, "text/plain": self.text}
 
-    def __str__(self) -> str:
-        return self.text
-
     def __repr__(self) -> str:
         return self.text
+
+
+class HTMLTable(HTML):
+    """A rendered table: HTML for the book and Jupyter, plain text for everything else."""
 
 
 def html_table(frame: pd.DataFrame, formats: Mapping[str, Formatter] | None = None, *,
@@ -347,23 +348,6 @@ def details(summary: str, body: str, *, open: bool = False, escape_summary: bool
     """
     text = html.escape(body) if escape_body else body
     return _details_html(summary, text, open=open, escape_summary=escape_summary, css_class=css_class)
-
-
-class HTML:
-    """Ready HTML that displays as itself in the book and Jupyter, with a plain-text fallback."""
-
-    def __init__(self, html_text: str, text: str | None = None):
-        self.html = html_text
-        self.text = text if text is not None else _strip_tags(html_text)
-
-    def _repr_html_(self) -> str:
-        return self.html
-
-    def _repr_mimebundle_(self, include=None, exclude=None):
-        return {"text/html": self.html, "text/plain": self.text}
-
-    def __repr__(self) -> str:
-        return self.text
 
 
 # --- links to the API reference ------------------------------------------------------------------

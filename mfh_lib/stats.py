@@ -99,11 +99,15 @@ class Estimate:
         out = asdict(self)
         out["values"] = [round(float(v), 6) for v in self.values]
         for key in ("point", "ci_low", "ci_high", "se", "p_value"):
-            if out[key] is not None and math.isfinite(out[key]):
-                out[key] = round(float(out[key]), 6)
-            elif out[key] is not None:
-                out[key] = None
+            out[key] = json_number(out[key])
         return out
+
+
+def json_number(x):
+    """A float for a results file: rounded to 6 decimals, None where not finite; others unchanged."""
+    if isinstance(x, (float, np.floating)):
+        return round(float(x), 6) if math.isfinite(float(x)) else None
+    return x
 
 
 def mean_estimate(values, unit: str = "seeds", what: str = "mean") -> Estimate:
