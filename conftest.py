@@ -2,11 +2,14 @@
 
 At the repository root so that every pytest run gets them, `pytest --nbval book/chapters` alone included.
 
-nbval starts each notebook's kernel with this process's environment, so the variables set here
-reach the chapters too: no progress bars in outputs; a throwaway results cache so nbval really
-re-computes instead of reading what an earlier run stored; a throwaway copy of book/_results, so
-re-executed chapters (and the ledger chapter that reads them) never rewrite the tracked results; and
-the CPU pins that make the goldens reproduce on any x86-64 CPU (mfh_lib.REPRODUCIBLE_CPU_ENV).
+nbval re-executes the smoke tier (tests/smoke/*.ipynb, quick profile; scripts/run_chapters.py
+explains the two tiers). It starts each notebook's kernel with this process's environment, so the
+variables set here reach the chapters too: no progress bars in outputs; a throwaway results cache so
+nbval really re-computes instead of reading what an earlier run stored; a throwaway copy of the
+smoke tier's results (tests/smoke/_results; the record tier's, book/_results, for a chapter the smoke
+tier lacks, which happens only before `run_chapters.py --migrate-tiers`), so re-executed chapters
+(and the ledger chapter that reads them) never rewrite tracked results; and the CPU pins that make
+the goldens reproduce on any x86-64 CPU (mfh_lib.REPRODUCIBLE_CPU_ENV).
 Folders this session created are removed when it ends; folders named by the caller
 (MFH_CACHE_DIR, MFH_RESULTS_DIR) are left alone. nbval applies tests/nbval_sanitize.cfg unless
 another sanitizer file is named.
@@ -24,18 +27,21 @@ import pytest
 import mfh_lib
 
 ROOT = Path(__file__).resolve().parent
-RESULTS = ROOT / "book" / "_results"
+RESULTS = ROOT / "book" / "_results"  # the record tier's results
+SMOKE_RESULTS = ROOT / "tests" / "smoke" / "_results"  # the smoke tier's, which nbval's chapters reproduce
 SANITIZE_CFG = ROOT / "tests" / "nbval_sanitize.cfg"
 _SESSION_DIRS = []  # temp folders made here, removed at the end of the session
 
 
-def _session_dir(variable: str, prefix: str, copy_of: Path | None = None) -> None:
-    """Point ``variable`` at a fresh temp folder (a copy of ``copy_of``) unless the caller set it."""
+def _session_dir(variable: str, prefix: str, copy_of: Path | tuple[Path, ...] = ()) -> None:
+    """Point ``variable`` at a fresh temp folder (a copy of the ``copy_of`` folder or folders, later
+    ones overwriting earlier ones) unless the caller set it."""
     if os.environ.get(variable):
         return
     folder = tempfile.mkdtemp(prefix=prefix)
-    if copy_of is not None and copy_of.is_dir():
-        shutil.copytree(copy_of, folder, dirs_exist_ok=True)
+    for source in (copy_of,) if isinstance(copy_of, Path) else copy_of:
+        if source.is_dir():
+            shutil.copytree(source, folder, dirs_exist_ok=True)
     _SESSION_DIRS.append(folder)
     os.environ[variable] = folder
 
@@ -43,7 +49,7 @@ def _session_dir(variable: str, prefix: str, copy_of: Path | None = None) -> Non
 os.environ["MFH_PROGRESS"] = "0"
 mfh_lib.use_reproducible_cpu_env()  # before any test module imports torch; the kernels inherit it
 _session_dir("MFH_CACHE_DIR", "mfh-cache-")
-_session_dir("MFH_RESULTS_DIR", "mfh-results-", copy_of=RESULTS)
+_session_dir("MFH_RESULTS_DIR", "mfh-results-", copy_of=(RESULTS, SMOKE_RESULTS))
 os.environ.setdefault("PYTHONHASHSEED", "0")
 
 
@@ -62,8 +68,11 @@ def pytest_unconfigure(config):
 
 
 def golden_used_real_data(notebook: Path) -> bool:
-    """True when the chapter's committed results were made from real data (data_source says 'real')."""
-    results = RESULTS / f"{notebook.stem}.json"
+    """True when the chapter's committed results were made from real data (data_source says 'real'):
+    the results of the notebook's own tier (``<folder>/_results``), else the record tier's."""
+    results = notebook.parent / "_results" / f"{notebook.stem}.json"
+    if not results.exists():
+        results = RESULTS / f"{notebook.stem}.json"
     if not results.exists():
         return False
     rows = json.loads(results.read_text())["claims"]
@@ -83,7 +92,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def book_html(tmp_path_factory) -> Path:
-    """The HTML book built once per session from the committed notebooks (as `make html`, warnings as
+    """The HTML book built once per session from the committed record tier (as `make book`, warnings as
     errors), or an existing build named by ``MFH_BOOK_HTML``; shared by the build and browser tests."""
     given = os.environ.get("MFH_BOOK_HTML")
     if given:

@@ -1,11 +1,15 @@
-"""Hot path of chapter 04_nyu_depth: one training step of S DeepLab V3+ seeds.
+"""Hot path of chapter 04_nyu_depth: the training step of every network of the segmentation study,
+and what a run of a profile costs.
 
-    python bench/bench_nyu.py [--seeds 3] [--size 24] [--batch 16] [--steps 5] [--threads 1]
+    python bench/bench_nyu.py [--profile record] [--steps 5] [--threads 1] [--device auto]
 
-Compares, in one run, (1) the seeds vectorised with torch.func.vmap (mfh_lib.training.Ensemble; this
-needs GroupNorm, because BatchNorm updates running statistics in place), (2) a naive per-seed loop of
-the same GroupNorm networks, and (3) the per-seed loop of BatchNorm networks the chapter uses.
-Prints milliseconds per step (all seeds) and the ratios.
+For the profile's image size, batch size and network size (chapters/configs/04_nyu_depth.json) it
+times one training step (forward, backward, Adam) of each teacher of
+``mfh_lib.segmentation.TEACHERS`` (the modality-general one on a batch holding every scene as RGB
+and as depth) and of an RGB student distilling from each of them (its step plus the teacher's
+forward). From these it prints the cost of one seed of one gamma setting and of the whole profile:
+steps per network = num_epochs x (num_train // batch_size), times seeds x settings. Evaluation and
+data rendering are not counted (a few per cent at the quick size).
 """
 from __future__ import annotations
 
@@ -13,17 +17,16 @@ import argparse
 import time
 
 import torch
-import torch.nn.functional as F
 
-from mfh_lib.config import pick_device, set_threads
-from mfh_lib.models import deeplabv3plus
-from mfh_lib.training import Ensemble
-
-NUM_CLASSES = 8
+from mfh_lib import config, segmentation
+from mfh_lib.data import nyuv2
+from mfh_lib.losses import kd_loss
+from mfh_lib.training import make_optimizer
 
 
 def timed(step, num_steps: int, device) -> float:
-    step()  # warm-up (allocations, cuDNN autotuning)
+    """Seconds per call of ``step`` after one warm-up call."""
+    step()
     if device.type == "cuda":
         torch.cuda.synchronize()
     start = time.perf_counter()
@@ -31,52 +34,63 @@ def timed(step, num_steps: int, device) -> float:
         step()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return (time.perf_counter() - start) / num_steps * 1000
+    return (time.perf_counter() - start) / num_steps
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--size", type=int, default=24)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--profile", default="record")
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="default: the profile's")
+    parser.add_argument("--device", default="auto")
     args = parser.parse_args()
-    set_threads(args.threads)
-    device = pick_device("auto")
-    torch.manual_seed(0)
-    x = torch.randn(args.batch, 3, args.size, args.size, device=device)
-    y = torch.randint(0, NUM_CLASSES, (args.batch, args.size, args.size), device=device)
+    cfg = config.load_profile("04_nyu_depth", args.profile)
+    config.set_threads(args.threads or cfg["threads"])
+    device = config.pick_device(args.device)
+    settings = segmentation.SegmentationStudySettings.from_dict(cfg, extra="ignore")
+    data = nyuv2.make_standin(settings.batch_size, 0, 0, cfg["image_size"], cfg["main_share"], seed=0)
+    views = segmentation.study_views(data.train, device)
+    labels = data.train.y.to(device)
+    networks = {}
 
-    ensemble = Ensemble(lambda: deeplabv3plus(3, NUM_CLASSES, group_norm=True), args.seeds, device=device)
-    ensemble_opt = torch.optim.Adam(ensemble.parameters(), lr=1e-3)
-
-    def vmap_step():
-        logits = ensemble(x, shared=True)
-        loss = sum(F.cross_entropy(logits[s], y) for s in range(args.seeds))
-        ensemble_opt.zero_grad()
-        loss.backward()
-        ensemble_opt.step()
-
-    def loop_step_for(group_norm: bool):
-        models = [deeplabv3plus(3, NUM_CLASSES, group_norm=group_norm).to(device) for _ in range(args.seeds)]
-        optimizers = [torch.optim.Adam(m.parameters(), lr=1e-3) for m in models]
+    def step_for(model, inputs, teacher=None, teacher_view=None):
+        opt = make_optimizer(model.parameters(), "adam", settings.lr)
 
         def step():
-            for model, opt in zip(models, optimizers):
-                loss = F.cross_entropy(model(x), y)
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+            model.train()
+            x = torch.cat([views[v] for v in inputs])
+            target = labels.repeat(len(inputs), 1, 1)
+            soft = None
+            if teacher is not None:
+                with torch.no_grad():
+                    soft = teacher(views[teacher_view])
+            loss = kd_loss(model(x), soft, target, rho=settings.rho if teacher is not None else 1.0,
+                           temperature=settings.temperature, ignore_index=nyuv2.IGNORE_INDEX)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
         return step
 
-    vmap_ms = timed(vmap_step, args.steps, device)
-    loop_gn_ms = timed(loop_step_for(True), args.steps, device)
-    loop_bn_ms = timed(loop_step_for(False), args.steps, device)
-    print(f"device={device.type}, threads={args.threads}, seeds={args.seeds}, batch={args.batch}, {args.size}x{args.size}")
-    print(f"vmap, GroupNorm      : {vmap_ms:8.1f} ms/step")
-    print(f"loop, GroupNorm      : {loop_gn_ms:8.1f} ms/step  (vmap speed-up x{loop_gn_ms / vmap_ms:.2f})")
-    print(f"loop, BatchNorm (used): {loop_bn_ms:8.1f} ms/step  (vs vmap GroupNorm x{vmap_ms / loop_bn_ms:.2f} faster)")
+    seconds = {}
+    for name, (kind, inputs, _) in segmentation.TEACHERS.items():
+        torch.manual_seed(0)
+        networks[name] = segmentation.build_network(kind, views[inputs[0]].shape[1], data.num_classes, settings).to(device)
+        seconds[name] = timed(step_for(networks[name], inputs), args.steps, device)
+        networks[name].eval()
+    for name, (teacher, view) in segmentation.STUDENTS.items():
+        torch.manual_seed(0)
+        student = segmentation.build_network("rgb", 3, data.num_classes, settings).to(device)
+        seconds[name] = timed(step_for(student, ("RGB",), networks[teacher], view), args.steps, device)
+
+    steps = settings.num_epochs * (cfg["num_train"] // settings.batch_size)
+    per_seed = steps * sum(seconds.values())
+    settings_count = len(cfg["shared_shares"])
+    print(f"profile={args.profile}, device={device.type}, threads={torch.get_num_threads()}, batch={settings.batch_size}, "
+          f"{cfg['image_size']}x{cfg['image_size']} px, {steps} steps per network")
+    for name, value in seconds.items():
+        print(f"  {name:30s} {1000 * value:8.1f} ms/step")
+    print(f"one seed x one setting: {per_seed:8.1f} s")
+    print(f"{args.profile} run ({settings.seeds} seeds x {settings_count} settings): {per_seed * settings.seeds * settings_count / 60:8.1f} min")
 
 
 if __name__ == "__main__":

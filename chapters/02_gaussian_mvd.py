@@ -42,19 +42,19 @@ data_dir = None  # unused: this chapter's data are generated (kept for a uniform
 weighting = "paper"  # or "authors_code": the KD weighting of the authors' script (see below)
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 import torch
 from dataclasses import replace
 from IPython.display import display
 
 from myst_nb import glue
 
-from mfh_lib import claims, config, plotting, stats
+from mfh_lib import claims, config, panels, plotting, stats
+from mfh_lib import gaussian_report as report
 from mfh_lib.data.gaussian_mvd import spec_from_counts, spec_from_sizes
-from mfh_lib.gaussian_kd import CONTROL_CONDITIONS, KDSettings, run_kd, run_kd_cached, run_kd_controls_cached
+from mfh_lib.gaussian_kd import (CONTROL_CONDITIONS, KDSettings, gain_phase_diagram, gain_table, run_kd_cached,
+                                 run_kd_controls_cached)
 
 config.set_threads(2)
 cfg = config.load_profile("02_gaussian_mvd", profile, seeds=seeds)
@@ -137,15 +137,7 @@ fig3_literal_specs = [spec_from_counts(50, 50, 10 + m, m, 0, 10) for m in range(
 # gamma, and (15, 5) for gamma = 0.25, which m = 10 cannot give.
 table2_counts = [(15, 5), (10, 10), (10, 30)]
 table2_specs = [spec_from_counts(50, 50, m + s, m, 0, s) for m, s in table2_counts]
-
-
-def spec_table(specs):
-    return pd.DataFrame([{"d1": s.d1, "d2": s.d2, "d": s.d, "|J1|": len(s.J1), "|J2|": len(s.J2),
-                          "|J1∩J2|": s.overlap, "alpha": s.alpha, "beta": s.beta, "gamma": s.gamma}
-                         for s in specs]).round(2)
-
-
-display(spec_table(fig2_specs))
+display(report.spec_table(fig2_specs))
 
 # %% [markdown]
 # ## Teacher, students and the objective
@@ -210,36 +202,11 @@ fig2 = run_kd_controls_cached(fig2_specs + [identical_spec], headline_seed_list,
 FIG2, IDENTICAL = slice(0, len(fig2_specs)), len(fig2_specs)  # rows of fig2: the sweep, then the copy
 fig2_gamma = np.array([s.gamma for s in fig2_specs])
 fig2_gain = fig2.gain("KD")[FIG2].numpy()  # (settings, seeds)
-
-
-def accuracy_table(specs, columns, decimals=2):
-    """One row per setting: the MVD ratios and 'mean ± std' over seeds of each (settings, seeds) column."""
-    rows = []
-    for p, spec in enumerate(specs):
-        rows.append({"alpha": round(spec.alpha, 2), "beta": round(spec.beta, 2), "gamma": round(spec.gamma, 2),
-                     **{name: stats.mean_std(values[p], decimals) for name, values in columns.items()}})
-    return pd.DataFrame(rows)
-
-
-display(accuracy_table(fig2_specs, {"teacher": fig2.teacher_acc, "no-KD": fig2.no_kd_acc,
+display(report.accuracy_table(fig2_specs, {"teacher": fig2.teacher_acc, "no-KD": fig2.no_kd_acc,
                                     "KD": fig2.student_acc["KD"], "KD gain": fig2.gain("KD")}))
 
 # %%
-def plot_sweep(x, teacher, no_kd, kd, xlabel, title):
-    """Accuracies (mean ± 1 std over seeds) and the per-seed KD gain against the swept ratio.
-    Each argument is a (settings, seeds) tensor."""
-    fig, (ax_acc, ax_gain) = plt.subplots(1, 2, figsize=(11, 4))
-    for values, label in ((teacher, "teacher (x^a)"), (no_kd, "student, no KD"), (kd, "student, KD")):
-        plotting.mean_std_band(ax_acc, x, values.T.numpy(), label=label)
-    ax_acc.set(xlabel=xlabel, ylabel="population accuracy (%)")
-    ax_acc.legend()
-    plotting.mean_std_band(ax_gain, x, (kd - no_kd).T.numpy(), label="KD gain", color="C3")
-    ax_gain.axhline(0, color="black", lw=0.8)
-    ax_gain.set(xlabel=xlabel, ylabel="KD student - no-KD student (points)")
-    plotting.finish(fig, title)
-
-
-plot_sweep(fig2_gamma, fig2.teacher_acc[FIG2], fig2.no_kd_acc[FIG2], fig2.student_acc["KD"][FIG2], r"$\gamma$",
+report.plot_sweep(fig2_gamma, fig2.teacher_acc[FIG2], fig2.no_kd_acc[FIG2], fig2.student_acc["KD"][FIG2], r"$\gamma$",
            f"Fig. 2 reproduced ({DATA_SOURCE}, {len(headline_seed_list)} seeds)")
 
 # %% [markdown]
@@ -306,19 +273,13 @@ glue("ch02_gain0", f"{fig2_gain[0].mean():+.2f}", display=False)
 # %%
 conditions = ("KD",) + CONTROL_CONDITIONS
 control_columns = {f"{name} gain": fig2.gain(name) for name in conditions}
-control_table = accuracy_table(fig2_specs + [identical_spec], {
+control_table = report.accuracy_table(fig2_specs + [identical_spec], {
     "teacher": fig2.teacher_acc, "noise teacher": fig2.noise_teacher_acc, **control_columns})
 control_table.insert(0, "teacher modality", [f"d1 = {s.d1}" for s in fig2_specs + [identical_spec]])
 control_table["teacher confidence"] = [stats.mean_std(c, 3) for c in fig2.teacher_confidence]
 display(control_table)
-
-fig, ax = plt.subplots(figsize=(7, 3.8))
-for i, name in enumerate(conditions):
-    plotting.mean_std_band(ax, fig2_gamma, fig2.gain(name)[FIG2].T.numpy(), label=name, color=f"C{i}")
-ax.axhline(0, color="black", lw=0.8)
-ax.set(xlabel=r"$\gamma$", ylabel="student - no-KD student (points)")
-ax.legend(fontsize=8)
-plotting.finish(fig, f"KD beside its controls on the Fig. 2 settings ({len(headline_seed_list)} seeds)")
+report.plot_controls(fig2_gamma, fig2, conditions, FIG2,
+                     f"KD beside its controls on the Fig. 2 settings ({len(headline_seed_list)} seeds)")
 
 # %%
 at_one = len(fig2_specs) - 1  # gamma = 1
@@ -351,27 +312,104 @@ glue("ch02_noise_teacher_acc", f"{fig2.noise_teacher_acc[at_one].mean():.1f}", d
 # a less noisy version of the same rule, which shuffled labels, its own logits or uniform smoothing
 # cannot do. The verdicts above say which of these differences the run resolves.
 #
-# If the gain is variance reduction, it must shrink as the training set grows. The $\gamma = 1$
-# setting again, at $n \in$ {glue:text}`ch02_n_sweep` training pairs ({glue:text}`ch02_seeds` seeds
-# each): the test is the per-seed gain at the smallest $n$ minus the gain at the largest.
+# ## Why the student gains: a population-level account (ours)
+#
+# In eq. (27), $\Pr[y = 1 \mid x^b] = \Phi(\delta_{J_2}^\top x^b / \lVert\delta_{J \setminus J_2}\rVert)$ is
+# monotone in a linear score, so the Bayes rule on $x^b$ is linear and the no-KD logistic student is
+# **asymptotically optimal**: its accuracy tends to the Bayes accuracy
+# $1 - \arccos(\lVert\delta_{J_2}\rVert/\lVert\delta\rVert)/\pi$ as $n$ grows, and no teacher can add
+# anything in the limit. A KD gain can only be **variance reduction** at finite $n$, paid for by a
+# bias when the teacher's rule is not the student's.
+#
+# To make that quantitative we treat the student as a regression (chapter 08's linear Gaussian KD
+# model, `mfh_lib.cch.LinearGaussianKD`): the KD student of eq. (1) is least squares on the mixed
+# target $(y + \lambda t)/(1 + \lambda)$ with $\lambda = (1-\rho)/\rho$ (1 here), $y = \pm1$ the
+# label and $t$ the teacher's calibrated prediction (the run's own trained teacher direction, scaled
+# by least squares). Chapter 08's exact finite-$n$ risk splits into the bias $b(\lambda) =
+# (\beta + \lambda a)/(1+\lambda)$ and a variance $s^2(\lambda)\,d_2/(n - d_2 - 1)$; we draw student
+# weights around $b(\lambda)$ with that variance and score them with the exact accuracy formula
+# (`mfh_lib.gaussian_kd.surrogate_accuracy`). Nothing is fitted to the measured students: the
+# prediction uses only each run's hyperplane, its teacher and $n$. Binary $y$ is not Gaussian, so
+# the formula is a second-moment approximation here.
+#
+# **Phase diagram over $(n/d_2, \gamma)$**: the Fig. 2 settings at $n \in$ {glue:text}`ch02_n_sweep`
+# ({glue:text}`ch02_seeds` seeds per cell, one batched call per $n$), measured and predicted.
 
 # %%
 n_sweep = [int(n) for n in cfg["n_sweep"]]
-by_n = {n: run([fig2_specs[-1]], replace(settings, num_train=n)) for n in n_sweep}
-display(pd.DataFrame({"n_train": n_sweep, "no-KD": [stats.mean_std(by_n[n].no_kd_acc[0]) for n in n_sweep],
-                      "KD": [stats.mean_std(by_n[n].kd_acc[0]) for n in n_sweep],
-                      "KD gain": [stats.mean_std(by_n[n].gain[0]) for n in n_sweep]}))
-ledger.test("gain_shrinks_with_n", stats.mean_estimate((by_n[n_sweep[0]].gain[0] - by_n[n_sweep[-1]].gain[0]).numpy(),
+phase_n = gain_phase_diagram(fig2_specs, seed_list, settings, n_sweep, namespace=CHAPTER, device=device)
+report.plot_phase_diagrams(phase_n, "n_over_d2", r"$n / d_2$", f"Fig. 2 settings over n ({len(seed_list)} seeds)")
+at_gamma1 = phase_n[phase_n["setting"] == len(fig2_specs) - 1].pivot(index="seed", columns="n", values="gain")
+ledger.test("gain_shrinks_with_n", stats.mean_estimate((at_gamma1[n_sweep[0]] - at_gamma1[n_sweep[-1]]).to_numpy(),
                                                        unit=UNIT, what="gain(smallest n) - gain(largest n)"))
-show_claims("gain_shrinks_with_n")
+bayes_gap = (phase_n["bayes"] - phase_n["no_kd"]).groupby(phase_n["n"]).mean()
+ledger.check("no_kd_asymptotically_optimal", bool((bayes_gap.diff().dropna() < 0).all() and bayes_gap.iloc[-1] < 1.0),
+             f"Bayes accuracy on x^b minus no-KD accuracy, mean over gamma and seeds: "
+             + ", ".join(f"n={n}: {g:.2f}" for n, g in bayes_gap.items()), values=bayes_gap.to_numpy())
+show_claims("gain_shrinks_with_n", "no_kd_asymptotically_optimal")
 glue("ch02_n_sweep", ", ".join(str(n) for n in n_sweep), display=False)
-glue("ch02_gain_large_n", f"{by_n[n_sweep[-1]].gain[0].mean():+.2f}", display=False)
+glue("ch02_gain_large_n", f"{at_gamma1[n_sweep[-1]].mean():+.2f}", display=False)
+glue("ch02_bayes_gap_large_n", f"{bayes_gap.iloc[-1]:.2f}", display=False)
 
 # %% [markdown]
-# At the largest $n$ the gain is {glue:text}`ch02_gain_large_n` points
-# (*{glue:text}`ch02_v_gain_shrinks_with_n`* for "it shrinks"): the paper's Fig. 2 is a
-# small-sample picture, as eq. (27) implies.
+# At the largest $n$ the gain at $\gamma = 1$ is {glue:text}`ch02_gain_large_n` points
+# (*{glue:text}`ch02_v_gain_shrinks_with_n`* for "it shrinks") and the no-KD student is within
+# {glue:text}`ch02_bayes_gap_large_n` points of the Bayes accuracy: the paper's Fig. 2 is a
+# small-sample picture, as eq. (27) implies. At intermediate $\gamma$ a small gain turns into a loss
+# as $n$ grows: the teacher's bias (it is not the student's Bayes rule when $\gamma < 1$) stays while
+# the variance it removes shrinks; the surrogate (right) shows the same pattern.
 #
+# **Phase diagram over $(d_1/d_2, \gamma)$**: the teacher's dimension at $n =$ {glue:text}`ch02_n_train`
+# ($d_2 = 50$, $d = 20$, $|J_1| = |J_2| = 10$; $d_1 \in$ {glue:text}`ch02_phase_d1`). A smaller $d_1$
+# gives a less noisy teacher, whose targets remove more of the student's variance.
+
+# %%
+# the Fig. 2 teacher (d1 = 25) at this n is already a column of the n diagram: reuse its runs
+phase_d1_specs = [spec_from_sizes(d1, 50, 20, 10, 10, overlap) for d1 in cfg["phase_d1"] if d1 != fig2_specs[0].d1
+                  for overlap in range(0, 11, 2)]
+phase_d1 = pd.concat([gain_phase_diagram(phase_d1_specs, seed_list, settings, [settings.num_train], namespace=CHAPTER,
+                                         device=device), phase_n[phase_n["n"] == settings.num_train]], ignore_index=True)
+report.plot_phase_diagrams(phase_d1, "d1_over_d2", r"$d_1 / d_2$", f"teacher dimension, n = {settings.num_train}")
+glue("ch02_phase_d1", ", ".join(str(d1) for d1 in cfg["phase_d1"]), display=False)
+
+# %% [markdown]
+# **Prediction against measurement.** Left: the Fig. 2 curve ({glue:text}`ch02_headline_seeds`
+# seeds) beside the surrogate's prediction for the same runs; right: every cell of both phase
+# diagrams. The tests (ours, declared before the run): the Pearson correlation over cells of the
+# seed-mean predicted and measured gain (bootstrap over seeds; "the surrogate predicts the gain"
+# when it is positive), and at Fig. 2's $\gamma = 1$ the per-seed measured minus predicted gain,
+# equivalent to 0 within {glue:text}`ch02_surrogate_margin` points.
+
+# %%
+fig2_frame = gain_table(run(fig2_specs, settings, seeds=headline_seed_list))
+phases = pd.concat([phase_n.assign(diagram="n"), phase_d1.assign(diagram="d1")], ignore_index=True)
+report.plot_prediction(fig2_frame, report.cell_means(phases, ("diagram", "d1", "gamma", "n")),
+                       f"Surrogate prediction vs measured KD gain ({DATA_SOURCE})")
+ledger.test("surrogate_predicts_gain", report.prediction_estimate(
+    phases, UNIT, keys=("diagram", "d1", "gamma", "n"), num_resamples=cfg["bootstrap_resamples"]))
+fig2_at_one = fig2_frame[fig2_frame["setting"] == len(fig2_specs) - 1]
+ledger.test("surrogate_gain_gamma1", stats.mean_estimate((fig2_at_one["gain"] - fig2_at_one["pred_gain"]).to_numpy(),
+                                                         unit=UNIT, what="measured - predicted KD gain at gamma = 1"))
+show_claims("surrogate_predicts_gain", "surrogate_gain_gamma1")
+glue("ch02_surrogate_margin", ledger.paper["surrogate_gain_gamma1"]["test"]["margin"], display=False)
+glue("ch02_pred_gain1", f"{fig2_at_one['pred_gain'].mean():+.2f}", display=False)
+
+# %% [markdown]
+# The surrogate predicts {glue:text}`ch02_pred_gain1` points at Fig. 2's $\gamma = 1$ against the
+# measured {glue:text}`ch02_gain1`: a regression student that only averages label and teacher
+# prediction reproduces the sign change of Fig. 2, its shrinkage with $n$ and the teacher-dimension
+# effect, so none of them needs anything beyond bias and variance of a linear rule. The surrogate's
+# excess test MSE over the population student (seed means on the Fig. 2 runs) shows the trade:
+# the KD student's variance is far below the no-KD student's (its mixed target is less noisy), and
+# its bias, small at $\gamma = 1$ (a trained teacher is close to, not at, the student's Bayes rule),
+# grows as the teacher's rule departs from the student's.
+
+# %%
+decomposition = fig2_frame.groupby("gamma")[["variance_no_kd", "variance_kd", "bias_kd"]].mean().reset_index()
+display(decomposition.rename(columns={"variance_no_kd": "variance, no KD", "variance_kd": "variance, KD",
+                                      "bias_kd": "bias², KD"}).round(3))
+
+# %% [markdown]
 # **Did the training converge?** With {glue:text}`ch02_n_train` samples in 25-50 dimensions the training sets are close
 # to linearly separable, so gradient descent on the logistic loss keeps growing the weights and
 # "converged" can only mean that the *test accuracy* has stopped moving. The learning curves
@@ -381,19 +419,8 @@ glue("ch02_gain_large_n", f"{by_n[n_sweep[-1]].gain[0].mean():+.2f}", display=Fa
 # %%
 curve_specs = [fig2_specs[-1], fig2_specs[0]]
 curve_run = run(curve_specs, replace(settings, score="test"), curve_every=cfg["curve_every"])
-fig, ax = plt.subplots(figsize=(7, 3.5))
-epochs = curve_run.curves["epochs"].numpy()
-for p, style in ((0, "-"), (1, ":")):
-    for name, color in (("teacher", "C0"), ("no_kd", "C1"), ("kd", "C2")):
-        ax.plot(epochs, curve_run.curves[name][:, p].mean(-1).numpy(), style, color=color,
-                label=f"{name}, gamma={curve_specs[p].gamma:.2f}")
-ax.set(xlabel="epoch", ylabel="test accuracy (%)")
-ax.legend(ncol=2, fontsize=8)
-plotting.finish(fig, f"Learning curves (Fig. 2 settings, {len(seed_list)} seeds, test draw)")
-late = {name: (curve_run.curves[name][-1] - curve_run.curves[name][len(epochs) // 2]).abs().mean().item()
-        for name in ("teacher", "no_kd", "kd")}
-print("mean |change in test accuracy| over the second half of training (points):",
-      {k: round(v, 2) for k, v in late.items()})
+late = report.plot_learning_curves(curve_run, f"Learning curves (Fig. 2 settings, {len(seed_list)} seeds, test draw)")
+print("mean |change in test accuracy| over the second half of training (points):", late)
 
 # %% [markdown]
 # **Hidden decisive features.** Fig. 2 fixes $d = 20$ while $|J_1 \cup J_2| = 20 - k$ shrinks with
@@ -419,7 +446,7 @@ show_claims("fig2_union_gain_grows")
 fig3 = run(fig3_specs, settings)
 fig3_alpha = np.array([s.alpha for s in fig3_specs])
 display(fig3.summary())
-plot_sweep(fig3_alpha, fig3.teacher_acc, fig3.no_kd_acc, fig3.kd_acc, r"$\alpha$ ($\beta = 0$, $\gamma = 1 - \alpha$)",
+report.plot_sweep(fig3_alpha, fig3.teacher_acc, fig3.no_kd_acc, fig3.kd_acc, r"$\alpha$ ($\beta = 0$, $\gamma = 1 - \alpha$)",
            f"Fig. 3 reproduced ({DATA_SOURCE}, {len(seed_list)} seeds)")
 
 # %% [markdown]
@@ -477,29 +504,10 @@ table2_settings = replace(settings, hyperplane="ones", student_data="fresh")
 table2_regular = run(table2_specs, table2_settings, seeds=headline_seed_list)
 table2_general = run(table2_specs, replace(table2_settings, teacher_input="shared"), seeds=headline_seed_list)
 assert torch.equal(table2_regular.no_kd_acc, table2_general.no_kd_acc)  # same data, same students
-
-
-def table2_frame(regular, general, decimals=2):
-    rows = []
-    for p, spec in enumerate(table2_specs):
-        rows.append({"gamma": round(spec.gamma, 2),
-                     "regular teacher": stats.mean_std(regular.teacher_acc[p], decimals),
-                     "MG teacher": stats.mean_std(general.teacher_acc[p], decimals),
-                     "No-KD": stats.mean_std(regular.no_kd_acc[p], decimals),
-                     "Regular-KD": stats.mean_std(regular.kd_acc[p], decimals),
-                     "MG-KD": stats.mean_std(general.kd_acc[p], decimals),
-                     "MG-KD − Regular-KD": stats.mean_std(general.kd_acc[p] - regular.kd_acc[p], decimals)})
-    return pd.DataFrame(rows)
-
-
-paper = claims.paper_claims(CHAPTER)
 print(f"ours ({DATA_SOURCE}, {len(headline_seed_list)} seeds, mean ± std):")
-display(table2_frame(table2_regular, table2_general))
+display(report.table2_frame(table2_specs, table2_regular, table2_general))
 print("paper (MFH Tab. 2, 10 runs, means):")
-display(pd.DataFrame([{"gamma": g, **{col: paper[f"tab2_g{tag}_{key}"]["paper_value"] for col, key in (
-    ("regular teacher", "regular_teacher"), ("MG teacher", "mg_teacher"), ("No-KD", "no_kd"),
-    ("Regular-KD", "regular_kd"), ("MG-KD", "mg_kd"), ("MG-KD − Regular-KD", "mg_kd_gt_regular_kd"))}}
-    for g, tag in ((0.25, "25"), (0.5, "50"), (0.75, "75"))]))
+display(report.paper_table2_frame(claims.paper_claims(CHAPTER)))
 
 # %% [markdown]
 # The tests. Each absolute accuracy is a *value* claim: the paper's number must lie within
@@ -579,18 +587,7 @@ step = int(cfg["heatmap_step"])
 heat_specs = [spec_from_counts(50, 50, 20, only_a, 20 - shared - only_a, shared)
               for shared in range(0, 21, step) for only_a in range(0, 21 - shared, step)]
 heat = run(heat_specs, settings)
-heat_frame = pd.DataFrame({"gamma": [round(s.gamma, 2) for s in heat_specs],
-                           "alpha": [round(s.alpha, 2) for s in heat_specs],
-                           "KD gain": heat.gain.mean(1).numpy(), "teacher acc": heat.teacher_acc.mean(1).numpy()})
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-for ax, column, cmap, center in ((axes[0], "KD gain", "RdBu", 0.0), (axes[1], "teacher acc", "viridis", None)):
-    grid = heat_frame.pivot(index="gamma", columns="alpha", values=column).sort_index(ascending=False)
-    sns.heatmap(grid, ax=ax, cmap=cmap, center=center, annot=True, fmt=".1f", annot_kws={"size": 7},
-                cbar_kws={"label": column + (" (points)" if column == "KD gain" else " (%)")})
-    ax.set(xlabel=r"$\alpha$ (teacher-only share)", ylabel=r"$\gamma$ (shared share)")
-axes[0].set_title("KD gain, seed mean")
-axes[1].set_title("teacher accuracy, seed mean")
-plotting.finish(fig, f"U = d = 20, d1 = d2 = 50 ({DATA_SOURCE}, {len(seed_list)} seeds)")
+report.plot_simplex(heat_specs, heat, f"U = d = 20, d1 = d2 = 50 ({DATA_SOURCE}, {len(seed_list)} seeds)")
 
 # %% [markdown]
 # Read along an anti-diagonal ($\gamma + \alpha$ constant, i.e. a fixed $|J_1|$): the teacher is
@@ -604,41 +601,11 @@ plotting.finish(fig, f"U = d = 20, d1 = d2 = 50 ({DATA_SOURCE}, {len(seed_list)}
 # Spearman; its CI resamples seeds).
 
 # %%
-heat_gamma = np.array([s.gamma for s in heat_specs])
-heat_gain = heat.gain.T.numpy()  # (seeds, cells)
-size_J1 = np.array([len(s.J1) for s in heat_specs])
-lines = [np.flatnonzero(size_J1 == size) for size in sorted(set(size_J1)) if (size_J1 == size).sum() >= 3]
-
-
-def within_teacher_spearman(per_seed_gain):
-    mean_gain = per_seed_gain.mean(axis=0)
-    return float(np.nanmean([stats.spearman(heat_gamma[cells], mean_gain[cells]) for cells in lines]))
-
-
-def predictor_row(name, cells, rho, ci):
-    return {"KD gain vs": name, "cells": cells, "Spearman": round(rho, 2), "CI low": round(ci[0], 2),
-            "CI high": round(ci[1], 2)}
-
-
-rows = []
-for name, x in (("gamma, all cells", heat_gamma), ("teacher accuracy, all cells", heat.teacher_acc.mean(1).numpy())):
-    rows.append(predictor_row(name, len(heat_specs),
-                              *stats.spearman_over_seeds(x, heat_gain, num_resamples=cfg["bootstrap_resamples"])))
-for cells in lines:
-    rows.append(predictor_row(
-        f"gamma at fixed |J1| = {size_J1[cells[0]]} (teacher {heat.teacher_acc[cells[0]].mean():.1f}%)", len(cells),
-        *stats.spearman_over_seeds(heat_gamma[cells], heat_gain[:, cells], num_resamples=cfg["bootstrap_resamples"])))
-pooled = within_teacher_spearman(heat_gain)
-pooled_ci = stats.bootstrap_ci(heat_gain, within_teacher_spearman, num_resamples=cfg["bootstrap_resamples"])
-rows.append(predictor_row(f"gamma at fixed teacher, pooled over {len(lines)} lines",
-                          sum(len(c) for c in lines), pooled, pooled_ci))
-display(pd.DataFrame(rows))
-glue("ch02_heat_rho_gamma", f"{rows[0]['Spearman']:.2f}", display=False)
-glue("ch02_heat_rho_teacher", f"{rows[1]['Spearman']:.2f}", display=False)
-ledger.test("heat_gain_rises_at_fixed_teacher", stats.Estimate(
-    pooled, *pooled_ci, heat_gain.shape[0], UNIT, stats.BOOTSTRAP,
-    f"mean within-line Spearman over {len(lines)} fixed-|J1| lines, percentile bootstrap over seeds",
-    se=(pooled_ci[1] - pooled_ci[0]) / (2 * 1.96)))
+predictors, pooled = report.simplex_predictors(heat_specs, heat, UNIT, num_resamples=cfg["bootstrap_resamples"])
+display(predictors)
+glue("ch02_heat_rho_gamma", f"{predictors['Spearman'].iloc[0]:.2f}", display=False)
+glue("ch02_heat_rho_teacher", f"{predictors['Spearman'].iloc[1]:.2f}", display=False)
+ledger.test("heat_gain_rises_at_fixed_teacher", pooled)
 show_claims("heat_gain_rises_at_fixed_teacher")
 
 # %% [markdown]
@@ -651,34 +618,12 @@ show_claims("heat_gain_rises_at_fixed_teacher")
 # are shared so the frames compare directly.
 
 # %%
-from mfh_lib import panels
-
 panel_specs = [spec_from_sizes(25, 50, 20, 10, 10, overlap) for overlap in (0, 2, 4, 6, 8, 10)]
 panel_gamma = [spec.gamma for spec in panel_specs]
 panel_grid = {"rho": [0.0, 0.25, 0.5, 0.75], "temperature": [1.0, 4.0]}  # small: ~10 s on 2 cores
 panel_runs = {(rho, t): run(panel_specs, replace(settings, rho=rho, temperature=t))
               for rho in panel_grid["rho"] for t in panel_grid["temperature"]}
-accuracy_range = (min(float(r.no_kd_acc.min()), float(r.kd_acc.min())) - 2 for r in panel_runs.values())
-panel_ylim = (min(accuracy_range), 100)
-panel_gain_max = max(float(r.gain.abs().max()) for r in panel_runs.values()) + 1
-
-
-def panel_view(rho, temperature):
-    result = panel_runs[(rho, temperature)]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.3))
-    plotting.mean_std_band(left, panel_gamma, result.teacher_acc.T, "teacher ($x^a$)")
-    plotting.mean_std_band(left, panel_gamma, result.no_kd_acc.T, "no-KD student ($x^b$)")
-    plotting.mean_std_band(left, panel_gamma, result.kd_acc.T, "KD student ($x^b$)")
-    left.set(xlabel=r"$\gamma$", ylabel="test accuracy (%)", ylim=panel_ylim)
-    left.legend(fontsize=8, loc="upper left")
-    plotting.mean_std_band(right, panel_gamma, result.gain.T, "KD gain", color="C3")
-    right.axhline(0, color="0.3", lw=0.8)
-    right.set(xlabel=r"$\gamma$", ylabel="KD gain (points)", ylim=(-panel_gain_max, panel_gain_max))
-    fig.suptitle(rf"$\rho$ = {rho:g}, $T$ = {temperature:g} (mean ± 1 std over {len(seed_list)} seeds)", fontsize=11)
-    fig.tight_layout()
-    return fig
-
-
+panel_view = report.precomputed_panel_view(panel_runs, panel_gamma, len(seed_list))
 display(panels.static_panel(panel_view, panel_grid, labels={"rho": "KD weight ρ", "temperature": "temperature T"},
                             default={"rho": 0.5, "temperature": 1.0}))
 
@@ -691,40 +636,7 @@ display(panels.static_panel(panel_view, panel_grid, labels={"rho": "KD weight ρ
 # the notebook (papermill, CI) never waits on it.
 
 # %% tags=["nbval-ignore-output"]
-import ipywidgets as widgets
-
-controls = {
-    "d1": widgets.IntSlider(value=25, min=1, max=100, description="d1"),
-    "d2": widgets.IntSlider(value=50, min=1, max=100, description="d2"),
-    "d": widgets.IntSlider(value=20, min=1, max=100, description="d"),
-    "size_J1": widgets.IntSlider(value=10, min=0, max=100, description="|J1|"),
-    "size_J2": widgets.IntSlider(value=10, min=0, max=100, description="|J2|"),
-    "overlap": widgets.IntSlider(value=10, min=0, max=100, description="overlap"),
-    "rho": widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="rho"),
-    "temperature": widgets.FloatLogSlider(value=1.0, base=10, min=-1, max=1, description="T"),
-    "num_train": widgets.IntSlider(value=200, min=20, max=2000, step=20, description="n train"),
-}
-run_button = widgets.Button(description="Run", button_style="primary")
-panel_output = widgets.Output()
-
-
-def on_run(_):
-    with panel_output:
-        panel_output.clear_output()
-        try:
-            v = {k: c.value for k, c in controls.items()}
-            spec = spec_from_sizes(v["d1"], v["d2"], v["d"], v["size_J1"], v["size_J2"], v["overlap"])
-            live = run_kd([spec], range(5), replace(settings, rho=v["rho"], temperature=v["temperature"],
-                                                    num_train=v["num_train"], weighting="paper"), device=device)
-        except config.ConfigError as err:
-            print(f"invalid setting: {err}")
-            return
-        display(live.summary())
-
-
-run_button.on_click(on_run)
-display(widgets.VBox([widgets.HBox([widgets.VBox(list(controls.values())[:5]),
-                                    widgets.VBox(list(controls.values())[5:])]), run_button, panel_output]))
+display(report.live_panel(settings, device))
 
 # %% [markdown]
 # ## Claims ledger
@@ -775,6 +687,14 @@ glue("ch02_fig2_trend", f"{ledger.rows['fig2_gain_grows_with_gamma']['estimate']
 #   student still gives {glue:text}`ch02_identical_gain` points
 #   (*{glue:text}`ch02_v_ctrl_identical_teacher_gain`*), and the teacher's smaller dimension adds to
 #   the Fig. 2 gain (*{glue:text}`ch02_v_ctrl_teacher_dimension`*).
+# - **Why (ours).** The no-KD student is asymptotically optimal (within
+#   {glue:text}`ch02_bayes_gap_large_n` points of the Bayes accuracy at the largest $n$;
+#   *{glue:text}`ch02_v_no_kd_asymptotically_optimal`*), so the gain is variance reduction: it
+#   vanishes with $n$ and is larger for a lower-dimensional (less noisy) teacher. A regression
+#   surrogate with chapter 08's exact finite-$n$ risk, fitted to nothing, predicts the phase diagrams
+#   (*{glue:text}`ch02_v_surrogate_predicts_gain`*) and the gain at $\gamma = 1$
+#   ({glue:text}`ch02_pred_gain1` predicted; *{glue:text}`ch02_v_surrogate_gain_gamma1`* at
+#   ±{glue:text}`ch02_surrogate_margin`).
 # - **Fig. 3.** The teacher climbs from {glue:text}`ch02_fig3_teacher_lo`% to
 #   {glue:text}`ch02_fig3_teacher_hi`% as $\alpha$ grows (a check: it is given more decisive
 #   features), while the KD student's accuracy falls (*{glue:text}`ch02_v_fig3_student_no_benefit`*)

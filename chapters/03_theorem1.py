@@ -60,7 +60,6 @@ data_dir = config.resolve_data_dir(data_dir)
 config.check_unit_interval("delta", cfg["delta"])
 config.seed_everything(0)
 plotting.use_book_style()
-results = cache.ResultsCache("03_theorem1")
 DATA_SOURCE = "synthetic MVD (eq. 27, identity g, d_a = d_b)"
 ledger = claims.Ledger("03_theorem1", profile, DATA_SOURCE, device=str(device), data_hash=None)
 UNIT = "seeds and data draws"  # each run (gamma, seed) draws its own training set
@@ -237,26 +236,8 @@ _ = ledger.check("thm1_lemma2", bool((lemma2_holds == 1).all()),
 SCALES = {"paper (unit variance)": 1.0, "whitened (1/sqrt(n-d))": 1 / math.sqrt(cfg["n"] - cfg["dim"])}
 
 
-def run_scale(scale: float) -> dict:
-    data = theory.theorem1_data(cfg["n"], cfg["dim"], cfg["num_shared"], cfg["seeds"], cfg["reference_draws"],
-                                scale=scale, seed=0, device=device)
-    trajectories = {}
-    for step in cfg["convergence_steps"]:
-        theta, times, risks = theory.gradient_flow(data.features_b, data.teacher_logits, cfg["flow_time"], step=step)
-        trajectories[step] = (theta, times, risks.cpu())
-    theta, times, risks = theory.gradient_flow(data.features_b, data.teacher_logits, cfg["flow_time"], step=cfg["step"])
-    _, risk_minimum = theory.newton_minimum(data.features_b, data.teacher_logits, theta)
-    return {
-        "gamma": data.gamma,
-        "chain": theory.theorem1_chain(data, risks[-1], cfg["delta"]),
-        "times": times,
-        "risks": risks.cpu(),
-        "risk_minimum": risk_minimum.cpu(),
-        "trajectories": {step: (t, r) for step, (_, t, r) in trajectories.items()},
-    }
-
-
-runs = {name: results.get_or_compute({**cfg, "scale": scale, "unit": "theorem1"}, lambda: run_scale(scale))
+study_settings = theory.Theorem1Settings.from_config(cfg)
+runs = {name: theory.theorem1_study(study_settings, scale, device=device)
         for name, scale in cache.progress(SCALES.items(), desc="scales")}
 gamma = runs["paper (unit variance)"]["gamma"].numpy()
 below_one = gamma < 1

@@ -46,17 +46,13 @@ data_dir = None  # None: $MFH_DATA_DIR if set (needs mmimdb/multimodal_imdb.hdf5
 genres = ["Drama", "Comedy"]  # MFH keeps two of MM-IMDB's 23 genres (mfh_lib.data.mmimdb.GENRES)
 
 # %%
-from functools import partial
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
 from IPython.display import display
 from myst_nb import glue
 
-from mfh_lib import cache, claims, config, formatting, losses, models, plotting, stats, training
+from mfh_lib import claims, config, formatting, multilabel, plotting, stats
 from mfh_lib.data import mmimdb
 
 config.set_threads(2)
@@ -68,7 +64,6 @@ plotting.use_book_style()
 num_seeds = cfg["seeds"]
 data = mmimdb.load_mmimdb(data_dir, seed=0, genres=genres, standin=cfg["standin"]).to(device)
 is_standin = "world" in data.ground_truth
-results = cache.ResultsCache("06_mmimdb")
 print(data.source)
 print(f"train / val / test: {len(data.train)} / {len(data.val)} / {len(data.test)};"
       f" image features {data.train.a.shape[1]}, text features {data.train.b.shape[1]}; seeds: {num_seeds}")
@@ -127,7 +122,9 @@ display(formatting.html_table(label_rates, index=True, digits=1))
 # Following App. B.3: the training split is randomly halved; the first half trains the teachers,
 # the second half trains the text student with $\rho$ = {glue:text}`ch06_rho` (distillation only, no labels). Each seed
 # draws its own halving, initialisation and batch order, and all seeds train at once as one
-# vectorised ensemble (`mfh_lib.training.Ensemble`).
+# vectorised ensemble (`mfh_lib.training.Ensemble`). The whole study is one library call,
+# {py:func}`mfh_lib.multilabel.f1_matched_kd_study`, which returns one row per seed, teacher and
+# teacher selection; the same call runs it on any multi-label paired dataset.
 #
 # - **Networks** (MultiBench): unimodal = MLP encoder + MLP head;
 #   multimodal = late fusion of a text and an image MLP encoder with an MLP head. Both multimodal
@@ -149,109 +146,33 @@ display(formatting.html_table(label_rates, index=True, digits=1))
 #   trained on the labels of the same half ("No-KD") is shown for reference.
 
 # %%
-num_genres = data.num_classes
-member = torch.arange(num_seeds, device=device)[:, None]
-teacher_half, student_half = (h.to(device) for h in mmimdb.random_halves(len(data.train), num_seeds, seed=0))
+# The study's settings are the profile's, less the stand-in's size (a property of the data).
+settings = multilabel.F1MatchedKDSettings.from_dict({k: v for k, v in cfg.items() if k != "standin"})
+study = multilabel.f1_matched_kd_study(data, settings)
+TEACHERS, MAIN_TEACHERS = list(multilabel.TEACHERS), [multilabel.UM_KD, multilabel.MODALITY_SPECIFIC, multilabel.REGULAR]
+STUDENTS = [multilabel.NO_KD, *TEACHERS]
+MATCHED, BEST = multilabel.MATCHED, multilabel.BEST_EPOCH
 
 
-def make_network(kind):
-    image_dim, text_dim = data.train.a.shape[1], data.train.b.shape[1]
-    if kind == "fusion":
-        return lambda: models.LateFusion(image_dim, text_dim, cfg["hidden_image"], cfg["hidden_text"],
-                                         cfg["embed_dim"], cfg["embed_dim"], num_genres)
-    in_features, hidden = (image_dim, cfg["hidden_image"]) if kind == "image" else (text_dim, cfg["hidden_text"])
-    return lambda: models.multibench_unimodal(in_features, hidden, cfg["embed_dim"], num_genres)
+def seed_summary(conditions, columns, selection=MATCHED, decimals=2):
+    """'mean ± std' over seeds per condition (rows) and tidy-table column (``columns``: name -> shown)."""
+    return pd.DataFrame({name: {shown: stats.mean_std(study.values(name, column, selection), decimals)
+                                for column, shown in columns.items()} for name in conditions}).T
 
 
-def network_inputs(kind, image, text):
-    return {"image": (image,), "text": (text,), "fusion": (image, text)}[kind]
-
-
-def fit(kind, rows, targets, loss, num_epochs, seed, teacher=False):
-    """Train one ensemble of ``kind`` on the training rows ``rows`` (S, n); record logits after every epoch.
-
-    ``targets``: (N, K) labels shared by all members or (S, N, K) per-member targets;
-    ``loss``: "bce" (labels or pseudo-labels) or "kd" (targets are teacher logits).
-    A ``teacher`` also records its logits on each member's two training halves and, on the
-    stand-in, on validation inputs with one planted factor group shuffled.
-    """
-    ensemble = training.Ensemble(make_network(kind), num_seeds, seed=seed, device=device)
-    shared_sets = {"val": data.val, "test": data.test}
-    member_sets = {"teacher_half": teacher_half, "student_half": student_half} if teacher else {}
-    shuffled = mmimdb.permuted_factor_inputs(data, "val", seed=seed) if is_standin and teacher else {}
-
-    def loss_fn(ens, idx):
-        logits = ens(*network_inputs(kind, data.train.a[idx], data.train.b[idx]))
-        target = targets[idx] if targets.dim() == 2 else targets[member, idx]
-        if loss == "bce":
-            return F.binary_cross_entropy_with_logits(logits, target, reduction="none").mean((1, 2))
-        # MFH eq. (1) with sigmoid labels: rho * BCE(labels) + (1 - rho) * per-genre binary KL (rho = 0 here).
-        kd = torch.vmap(partial(losses.multilabel_kd_divergence, temperature=cfg["temperature"]))(logits, target)
-        labels = data.train.y[idx]
-        return cfg["rho"] * F.binary_cross_entropy_with_logits(logits, labels, reduction="none").mean((1, 2)) + (1 - cfg["rho"]) * kd
-
-    def predict(image, text, shared=True):
-        return training.predict_ensemble(ensemble, *network_inputs(kind, image, text), shared=shared).cpu()
-
-    def record():
-        logits = {name: predict(split.a, split.b) for name, split in shared_sets.items()}
-        logits |= {name: predict(data.train.a[idx], data.train.b[idx], shared=False) for name, idx in member_sets.items()}
-        logits |= {f"val_{group}_shuffled": predict(image, text) for group, (image, text) in shuffled.items()}
-        return logits
-
-    return training.train_recording(
-        ensemble, [rows], loss_fn, record, num_epochs=num_epochs, batch_size=cfg["batch_size"], optimizer="adamw",
-        lr=cfg["lr"], weight_decay=cfg["weight_decay"], generator=torch.Generator().manual_seed(seed), desc=kind)
-
-
-def on_training_rows(half_logits, half):
-    """(S, N, K) tensor holding each member's logits at its own rows ``half`` (zeros elsewhere)."""
-    full = torch.zeros(num_seeds, len(data.train), num_genres, device=device)
-    full[member, half] = half_logits.to(device)
-    return full
-
-
-def f1_curves(history, split):
-    """(micro, macro) F1, each (epochs, seeds), of recorded logits on ``split``."""
-    return training.member_f1(history[split], getattr(data, split).y.cpu())
-
-
-def at_epochs(history, epochs):
-    """Each member's recorded tensors at its own epoch: {name: (S, ...)}."""
-    return {name: value[epochs, torch.arange(num_seeds)] for name, value in history.items()}
-
-
-def early_stopped(history):
-    return at_epochs(history, f1_curves(history, "val")[1].argmax(0))
-
+F1 = {"micro_f1": "micro F1", "macro_f1": "macro F1"}
+TEACHER_F1 = {f"teacher_{k}": ("teacher", v) for k, v in F1.items()}
+STUDENT_F1 = {f"student_{k}": ("student (text)", v) for k, v in F1.items()}
 
 # %% [markdown]
 # ## Teachers
 #
 # The image network is trained first, because its pseudo-labels are the modality-specific
-# teacher's targets. Every unit of work is cached, so an interrupted run resumes.
+# teacher's targets. The study is cached by the data's content hash and the settings, so a re-run
+# with unchanged data and settings reads its results back.
 
 # %%
-run_key = {"profile": cfg, "data": data.content_hash, "genres": list(genres), "device": device.type}
-
-
-def train_teachers():
-    labels = data.train.y
-    image = fit("image", teacher_half, labels, "bce", cfg["teacher_epochs"], seed=100, teacher=True)
-    pseudo_labels = on_training_rows((early_stopped(image)["teacher_half"] > 0).float(), teacher_half)
-    agreement = (pseudo_labels[member, teacher_half] == labels[teacher_half]).float().mean((1, 2)).cpu() * 100
-    return {
-        "UM-KD": image,
-        "UM-KD (text teacher)": fit("text", teacher_half, labels, "bce", cfg["teacher_epochs"], seed=200, teacher=True),
-        "Modality-specific-KD": fit("fusion", teacher_half, pseudo_labels, "bce", cfg["teacher_epochs"], seed=300, teacher=True),
-        "Regular-KD": fit("fusion", teacher_half, labels, "bce", cfg["teacher_epochs"], seed=300, teacher=True),
-        "pseudo-label agreement": agreement,
-    }
-
-
-teacher_runs = results.get_or_compute({"unit": "teachers", **run_key}, train_teachers)
-pseudo_agreement = teacher_runs.pop("pseudo-label agreement")
-print("image-network pseudo-labels agree with the true labels on", stats.mean_std(pseudo_agreement, 1),
+print("image-network pseudo-labels agree with the true labels on", stats.mean_std(study.pseudo_label_agreement, 1),
       "% of the teachers' (genre, movie) pairs")
 
 # %% [markdown]
@@ -259,27 +180,11 @@ print("image-network pseudo-labels agree with the true labels on", stats.mean_st
 # taken at the epoch closest to it.
 
 # %%
-def val_score(history):
-    return f1_curves(history, "val")[0]  # micro F1, (epochs, seeds)
-
-
-target = torch.stack([val_score(h).max(0).values for h in teacher_runs.values()]).min(0).values
-teacher_epochs = {name: (val_score(h) - target).abs().argmin(0) for name, h in teacher_runs.items()}
-teachers = {name: at_epochs(h, teacher_epochs[name]) for name, h in teacher_runs.items()}
-test_y = data.test.y.cpu()
-teacher_f1 = {name: training.member_f1(t["test"], test_y) for name, t in teachers.items()}
-
-
-def f1_row(micro, macro):
-    return {"micro F1": stats.mean_std(micro), "macro F1": stats.mean_std(macro)}
-
-
-teacher_table = pd.DataFrame({
-    name: {"modality": "I" if name == "UM-KD" else "T" if "text" in name else "T+I",
-           "epoch (mean)": f"{teacher_epochs[name].float().mean() + 1:.1f}", **f1_row(*teacher_f1[name])}
-    for name in teacher_runs
-}).T
-teacher_table.index.name = f"teacher, test F1 (%), {num_seeds} seeds"
+teacher_table = seed_summary(TEACHERS, {"teacher_val_micro_f1": "val micro F1", "teacher_micro_f1": "micro F1",
+                                        "teacher_macro_f1": "macro F1"})
+teacher_table.insert(0, "epoch (mean)", [f"{study.values(name, 'teacher_epoch').mean():.1f}" for name in TEACHERS])
+teacher_table.insert(0, "modality", ["I" if name == multilabel.UM_KD else "T" if "text" in name else "T+I" for name in TEACHERS])
+teacher_table.index.name = f"teacher, F1 (%; test unless marked val), {num_seeds} seeds"
 display(formatting.html_table(teacher_table, index=True))
 
 # %% [markdown]
@@ -295,24 +200,10 @@ display(formatting.html_table(teacher_table, index=True))
 # Algorithm 1.
 
 # %%
-def reliance_shares(teacher):
-    """(S, 3) shares of the teacher's validation-probability change when each factor group is shuffled."""
-    base = torch.sigmoid(teacher["val"])
-    change = torch.stack([(torch.sigmoid(teacher[f"val_{g}_shuffled"]) - base).abs().mean((1, 2))
-                          for g in mmimdb.FACTOR_GROUPS], 1)
-    return change / change.sum(1, keepdim=True)
-
-
-gamma_hat = {}
+gamma_hat = {name: study.values(name, "gamma_hat") for name in TEACHERS} if is_standin else {}
 if is_standin:
-    shares = {name: reliance_shares(t) for name, t in teachers.items()}
-    gamma_hat = {name: s[:, 0] + s[:, 1] for name, s in shares.items()}
-    planted = data.ground_truth["shares"]
-    reliance_table = pd.DataFrame({
-        name: {**{f"{g} share": stats.mean_std(s[:, i], 3) for i, g in enumerate(mmimdb.FACTOR_GROUPS)},
-               "γ̂ = general + text": stats.mean_std(gamma_hat[name], 3)}
-        for name, s in shares.items()
-    }).T
+    reliance_table = seed_summary(TEACHERS, {**{f"share_{g}": f"{g} share" for g in mmimdb.FACTOR_GROUPS},
+                                             "gamma_hat": "γ̂ = general + text"}, decimals=3)
     reliance_table.loc["planted in the labels"] = [f"{planted[g]:.3f}" for g in mmimdb.FACTOR_GROUPS] + [
         f"{planted['general'] + planted['text']:.3f}"]
     reliance_table.index.name = "teacher reliance on planted factors (stand-in)"
@@ -324,22 +215,9 @@ else:
 # ## Students
 
 # %%
-def train_students(teachers, with_no_kd=True):
-    runs = {"No-KD (labels)": fit("text", student_half, data.train.y, "bce", cfg["student_epochs"], seed=1000)} if with_no_kd else {}
-    for name, teacher in teachers.items():
-        # Every student starts from the same initialisation (seed 1000): differences are the teachers'.
-        runs[name] = fit("text", student_half, on_training_rows(teacher["student_half"], student_half), "kd",
-                         cfg["student_epochs"], seed=1000)
-    return {name: early_stopped(h)["test"] for name, h in runs.items()}
-
-
-student_logits = results.get_or_compute({"unit": "students", **run_key}, lambda: train_students(teachers))
-student_f1 = {name: training.member_f1(logits, test_y) for name, logits in student_logits.items()}
-rows = {}
-for name, (micro, macro) in student_f1.items():
-    teacher_part = f1_row(*teacher_f1[name]) if name in teacher_f1 else {"micro F1": "—", "macro F1": "—"}
-    rows[name] = {("teacher", k): v for k, v in teacher_part.items()} | {("student (text)", k): v for k, v in f1_row(micro, macro).items()}
-tab7 = pd.DataFrame(rows).T
+tab7 = seed_summary(STUDENTS, {**TEACHER_F1, **STUDENT_F1})
+tab7.loc[multilabel.NO_KD, list(TEACHER_F1.values())] = "—"  # trained on labels: no teacher
+tab7.columns = pd.MultiIndex.from_tuples(tab7.columns)
 tab7.index.name = f"{'stand-in' if is_standin else 'MM-IMDB'}, test F1 (%), mean ± std over {num_seeds} seeds"
 display(formatting.html_table(tab7, index=True))
 
@@ -360,10 +238,10 @@ display(formatting.html_table(paper_tab7, index=True, digits=2))
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharey=True)
-order = ["No-KD (labels)", "UM-KD", "Modality-specific-KD", "Regular-KD", "UM-KD (text teacher)"]
-for ax, metric, index in ((axes[0], "micro F1", 0), (axes[1], "macro F1", 1)):
+order = [multilabel.NO_KD, multilabel.UM_KD, multilabel.MODALITY_SPECIFIC, multilabel.REGULAR, multilabel.TEXT_TEACHER]
+for ax, (column, metric) in zip(axes, F1.items()):
     for x, name in enumerate(order):
-        values = student_f1[name][index].numpy()
+        values = study.values(name, f"student_{column}")
         ax.scatter(np.full(values.size, x), values, color="0.6", s=14, zorder=2)
         ax.errorbar(x, values.mean(), yerr=values.std(ddof=1), fmt="o", color=f"C{x}", capsize=4, zorder=3)
     ax.set_xticks(range(len(order)), [n.replace(" (", "\n(") for n in order], rotation=20, fontsize=8)
@@ -380,19 +258,11 @@ plotting.finish(fig, f"Students of F1-matched teachers ({'stand-in' if is_standi
 # picture above comes from stopping the teachers early.
 
 # %%
-best_teachers = {name: early_stopped(h) for name, h in teacher_runs.items()}
-best_student_logits = results.get_or_compute({"unit": "students (best-epoch teachers)", **run_key},
-                                             lambda: train_students(best_teachers, with_no_kd=False))
-control_rows = {}
-for name, teacher in best_teachers.items():
-    t_micro, t_macro = training.member_f1(teacher["test"], test_y)
-    s_micro, s_macro = training.member_f1(best_student_logits[name], test_y)
-    control_rows[name] = {("teacher", "micro F1"): stats.mean_std(t_micro), ("teacher", "macro F1"): stats.mean_std(t_macro),
-                          ("student (text)", "micro F1"): stats.mean_std(s_micro), ("student (text)", "macro F1"): stats.mean_std(s_macro)}
-    if is_standin:
-        share = reliance_shares(teacher)
-        control_rows[name][("teacher", "γ̂")] = stats.mean_std(share[:, 0] + share[:, 1], 3)
-control = pd.DataFrame(control_rows).T
+control_columns = {**TEACHER_F1, **STUDENT_F1}
+control = seed_summary(TEACHERS, control_columns, selection=BEST)
+if is_standin:
+    control[("teacher", "γ̂")] = seed_summary(TEACHERS, {"gamma_hat": "γ̂"}, selection=BEST, decimals=3)["γ̂"]
+control.columns = pd.MultiIndex.from_tuples(control.columns)
 control.index.name = f"best-epoch teachers ({'stand-in' if is_standin else 'MM-IMDB'}), test F1 (%), {num_seeds} seeds"
 display(formatting.html_table(control, index=True))
 
@@ -417,33 +287,37 @@ display(formatting.html_table(control, index=True))
 
 # %%
 ledger = claims.Ledger("06_mmimdb", profile, data_source=data.source, device=str(device), data_hash=data.content_hash)
-main_teachers = ["UM-KD", "Modality-specific-KD", "Regular-KD"]
-teacher_micro = torch.stack([teacher_f1[name][0] for name in main_teachers])  # (3, S)
-gap = (teacher_micro.max(0).values - teacher_micro.min(0).values).numpy()
+teacher_micro = np.stack([study.values(name, "teacher_micro_f1") for name in MAIN_TEACHERS])  # (3, S)
+gap = teacher_micro.max(0) - teacher_micro.min(0)
+val_micro = np.stack([study.values(name, "teacher_val_micro_f1") for name in MAIN_TEACHERS])
+val_gap = val_micro.max(0) - val_micro.min(0)  # what the matching equalises (validation data)
 ledger.test("teachers_similar_f1", gap)
 matched = {"teachers_matched": float(gap.mean())}
 
-for other, key in (("Modality-specific-KD", "ms"), ("UM-KD", "um")):
-    for index, metric in ((0, "micro"), (1, "macro")):
-        difference = (student_f1["Regular-KD"][index] - student_f1[other][index]).numpy()
+for other, key in ((multilabel.MODALITY_SPECIFIC, "ms"), (multilabel.UM_KD, "um")):
+    for metric in ("micro", "macro"):
+        column = f"student_{metric}_f1"
+        difference = study.values(multilabel.REGULAR, column) - study.values(other, column)
         ledger.test(f"reg_minus_{key}_student_{metric}", difference, preconditions=matched)
 
 if is_standin:
-    ledger.test("reg_gamma_gt_ms_gamma", (gamma_hat["Regular-KD"] - gamma_hat["Modality-specific-KD"]).numpy(),
+    ledger.test("reg_gamma_gt_ms_gamma", gamma_hat[multilabel.REGULAR] - gamma_hat[multilabel.MODALITY_SPECIFIC],
                 preconditions={"planted_factors": 1})
 else:
     ledger.test("reg_gamma_gt_ms_gamma", None, preconditions={"planted_factors": 0})
 
 # Tab. 7's absolute F1 values: shown beside ours, not testable on a stand-in.
-for name, key in (("UM-KD", "um"), ("Modality-specific-KD", "ms"), ("Regular-KD", "reg")):
-    for index, metric in ((0, "micro"), (1, "macro")):
-        ledger.test(f"{key}_teacher_{metric}", stats.mean_estimate(teacher_f1[name][index], what=f"{name} teacher {metric} F1"))
-        ledger.test(f"{key}_student_{metric}", stats.mean_estimate(student_f1[name][index], what=f"{name} student {metric} F1"))
+for name, key in zip(MAIN_TEACHERS, ("um", "ms", "reg")):
+    for metric in ("micro", "macro"):
+        for role in ("teacher", "student"):
+            ledger.test(f"{key}_{role}_{metric}", stats.mean_estimate(study.values(name, f"{role}_{metric}_f1"),
+                                                                      what=f"{name} {role} {metric} F1"))
 ledger.save()
 display(formatting.html_table(ledger.table(), caption=f"Claims of MFH App. B.3 / Tab. 7 on {data.source}"))
 
 glue("ch06_match_margin", paper["teachers_similar_f1"]["test"]["margin"], display=False)
 glue("ch06_teacher_gap", round(float(gap.mean()), 3), display=False)
+glue("ch06_teacher_val_gap", round(float(val_gap.mean()), 3), display=False)
 for claim_id in ("teachers_similar_f1", "reg_minus_ms_student_micro", "reg_minus_um_student_micro", "reg_gamma_gt_ms_gamma"):
     glue(f"ch06_verdict_{claim_id}", ledger.rows[claim_id]["verdict"], display=False)
 
@@ -453,18 +327,17 @@ for claim_id in ("teachers_similar_f1", "reg_minus_ms_student_micro", "reg_minus
 # The numbers the discussion refers to, computed from the runs above:
 
 # %%
-def mean_of(values):
-    return float(torch.as_tensor(values, dtype=torch.float32).mean())
+def seed_mean(name, column, selection=MATCHED):
+    return float(study.values(name, column, selection).mean()) if name in TEACHERS or "student" in column else float("nan")
 
 
 discussion = pd.DataFrame({
-    name: {"teacher epoch (mean)": teacher_epochs[name].float().mean().item() + 1 if name in teacher_epochs else float("nan"),
-           "teacher γ̂": mean_of(gamma_hat[name]) if name in gamma_hat else float("nan"),
-           "student micro F1": mean_of(micro), "student macro F1": mean_of(macro),
-           "student - teacher, micro F1": mean_of(micro - teacher_f1[name][0]) if name in teacher_f1 else float("nan"),
-           "student of the best-epoch teacher, micro F1": (mean_of(training.member_f1(best_student_logits[name], test_y)[0])
-                                                          if name in best_student_logits else float("nan"))}
-    for name, (micro, macro) in student_f1.items()
+    name: {"teacher epoch (mean)": seed_mean(name, "teacher_epoch"), "teacher γ̂": seed_mean(name, "gamma_hat"),
+           "student micro F1": seed_mean(name, "student_micro_f1"), "student macro F1": seed_mean(name, "student_macro_f1"),
+           "student - teacher, micro F1": seed_mean(name, "student_micro_f1") - seed_mean(name, "teacher_micro_f1"),
+           "student of the best-epoch teacher, micro F1": seed_mean(name, "student_micro_f1", BEST) if name in TEACHERS
+           else float("nan")}
+    for name in STUDENTS
 }).T
 discussion.index.name = "teacher of the text student"
 display(formatting.html_table(discussion, index=True, digits=2, caption=f"Seed means, {data.source}"))
@@ -515,7 +388,15 @@ for key, (row, column) in GLUED.items():
 # regular teacher is taken after {glue:text}`ch06_reg_epoch:.1f` epochs on average, an immature
 # network whose minority-genre predictions are not yet calibrated, and its student inherits that
 # (compare the macro-F1 column). Epoch granularity also limits how close the match can be, which
-# is what the "teachers have similar F1" claim measures. The paper reports one run per teacher,
+# is what the "teachers have similar F1" claim measures. On the validation movies the matching
+# sees, the three teachers' largest gap averages {glue:text}`ch06_teacher_val_gap:.2f` micro-F1
+# points; on the test movies it is {glue:text}`ch06_teacher_gap:.2f`. Two things keep the gap
+# above zero: a teacher can only be taken after a whole epoch, and early in training a fusion
+# network can move by more than the margin in one epoch (where the validation gap is about as large as
+# the test gap, this is the main cause); and the range of three noisy F1 values is positive even
+# for equally good teachers. The precondition of the student claims is decided on the test gap,
+# the paper's criterion ("similar performance on test data"), so where it fails the student
+# comparisons are reported as not testable rather than read as evidence. The paper reports one run per teacher,
 # its three teachers within 1.00 micro-F1 point (61.01-62.01); they must have been held back in a
 # similar way, since its best student beats its teacher (65.09 against 61.01).
 #

@@ -38,7 +38,8 @@
 # the verdicts. The claims here are ours (questions about this pair, not the papers' claims).
 #
 # **The demonstration pair:** RAVDESS {cite}`livingstone2018ravdess` clips, audio MFCC statistics
-# as the teacher's modality and facial action units as the student's, emotions as labels, actors
+# (each coefficient's mean and std over the clip, computed from the raw audio by
+# `mfh_lib.data.ravdess_audio.paired_arrays`) as the teacher's modality and facial action units as the student's, emotions as labels, actors
 # as groups, read as plain arrays from `$MFH_DATA_DIR` (without it, the RAVDESS-shaped stand-in of
 # the Algorithm 1 chapter, with the same shapes; the output says which).
 
@@ -46,7 +47,7 @@
 profile = "quick"
 seeds = None  # None: the profile's number of seeds
 device = "auto"
-data_dir = None  # folder with ravdess_au_mfcc/; None: $MFH_DATA_DIR, else the stand-in
+data_dir = None  # folder with ravdess_speech/ and ravdess_au_mfcc/; None: $MFH_DATA_DIR, else the stand-in
 
 # %%
 import matplotlib.pyplot as plt
@@ -56,8 +57,8 @@ from IPython.display import display
 from myst_nb import glue
 
 from mfh_lib import claims, config, formatting, plotting, ranking
-from mfh_lib.data import group_split, read_numpy
-from mfh_lib.data.ravdess import FEATURES_FILE, FEATURES_SUBDIR, REAL_SOURCE, STANDIN_SOURCE, make_ravdess_standin
+from mfh_lib.data import group_split, ravdess_audio
+from mfh_lib.data.ravdess import STANDIN_SOURCE, make_ravdess_standin
 
 CHAPTER = "09_own_data"
 config.set_threads(2)
@@ -83,10 +84,8 @@ glue("ch09_test_groups", cfg["test_groups"], display=False)
 
 # %%
 if data_dir is not None:
-    path = config.require_subdir(data_dir, FEATURES_SUBDIR, f"{FEATURES_SUBDIR}/{FEATURES_FILE}") / FEATURES_FILE
-    arrays = read_numpy(path, ["mfcc", "au", "emotion", "actor"], expected="mfcc, au, emotion, actor")
-    x_a, x_b, y, groups = arrays["mfcc"], arrays["au"], arrays["emotion"] - 1, arrays["actor"]
-    source = REAL_SOURCE
+    x_a, x_b, y, groups = ravdess_audio.paired_arrays(data_dir)  # MFCC clip statistics from the raw audio
+    source = ravdess_audio.SOURCE
 else:
     x_a, x_b, y, groups, _ = make_ravdess_standin(seed=0)
     source = STANDIN_SOURCE

@@ -25,11 +25,16 @@ student-oracle's and the teacher's errors are positively correlated.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import math
+from dataclasses import asdict, dataclass
 
+import numpy as np
+import pandas as pd
 import torch
 
-from . import mi
+from . import gaussian_kd, mi, stats
+from .cache import ResultsCache
 from .config import ConfigError
 
 DTYPE = torch.float64
@@ -262,6 +267,26 @@ def _ridge_predict(fit_x, fit_target, score_x, ridge: float) -> torch.Tensor:
     return design_score @ torch.linalg.solve(gram, design_fit.transpose(-1, -2) @ fit_target)
 
 
+def _probe_logits(fit_x, fit_y, score_x, num_classes: int) -> torch.Tensor:
+    """Logits (..., N_score, K) of a logistic probe fitted on (fit_x, fit_y), standardised by fit_x."""
+    weight, bias = fit_linear_probe(_standardise(fit_x, fit_x), fit_y, num_classes)
+    return _standardise(score_x, fit_x) @ weight + bias[..., None, :]
+
+
+def _cross_fit(features, fit_and_predict, target, folds) -> torch.Tensor:
+    """Out-of-fold predictions (..., N, C): fit on one fold, predict the other, then swap.
+    ``target``: labels (..., N) or a multi-column target (..., N, C)."""
+    n = features.shape[-2]
+    out = None
+    for fit_idx, score_idx in (folds, folds[::-1]):
+        fit_target = target[..., fit_idx, :] if target.ndim == features.ndim else target[..., fit_idx]
+        pred = fit_and_predict(features[..., fit_idx, :], fit_target, features[..., score_idx, :])
+        if out is None:
+            out = pred.new_zeros(*pred.shape[:-2], n, pred.shape[-1])
+        out[..., score_idx, :] = pred
+    return out
+
+
 def criteria_from_features(teacher_features, student_features, labels, num_classes: int | None = None,
                            teacher_is_logits: bool = True, estimator: str = "gaussian", ridge: float = 1e-3,
                            seed: int = 0) -> dict[str, torch.Tensor]:
@@ -302,22 +327,13 @@ def criteria_from_features(teacher_features, student_features, labels, num_class
     folds = _two_folds(n, torch.Generator().manual_seed(seed))
     k = None if regression else (num_classes or int(y.max()) + 1)
 
-    def cross_fit(features, fit_and_predict, target):
-        out = None
-        for fit_idx, score_idx in (folds, folds[::-1]):
-            # target: labels (..., N) or a multi-column target (..., N, C)
-            fit_target = target[..., fit_idx, :] if target.ndim == features.ndim else target[..., fit_idx]
-            pred = fit_and_predict(features[..., fit_idx, :], fit_target, features[..., score_idx, :])
-            if out is None:
-                out = pred.new_zeros(*pred.shape[:-2], n, pred.shape[-1])
-            out[..., score_idx, :] = pred
-        return out
-
     def probe(fit_x, fit_y, score_x):
         if regression:
             return _ridge_predict(fit_x, fit_y[..., None], score_x, ridge)
-        weight, bias = fit_linear_probe(_standardise(fit_x, fit_x), fit_y, k)
-        return _scores(_standardise(score_x, fit_x) @ weight + bias[..., None, :])
+        return _scores(_probe_logits(fit_x, fit_y, score_x, k))
+
+    def cross_fit(features, fit_and_predict, target):
+        return _cross_fit(features, fit_and_predict, target, folds)
 
     teacher = _scores(xt) if teacher_is_logits else cross_fit(xt, probe, y)
     student = cross_fit(xs, probe, y)
@@ -337,3 +353,307 @@ def criteria_from_features(teacher_features, student_features, labels, num_class
     i_sy, i_ty = mi_with_label(student), mi_with_label(teacher)
     return {"i_teacher_student": i_ts, "i_student_label": i_sy, "cch_gap": i_ts - i_sy,
             "i_teacher_label": i_ty, "mfh_shared": mfh_shared}
+
+
+def error_covariance_from_features(teacher_logits, student_features, labels, num_classes: int,
+                                   temperature: float = 1.0, seed: int = 0) -> torch.Tensor:
+    """The sharp first-order criterion on classification features: Cov(Y - p_S, Y - p_T), summed over classes.
+
+    The analogue of :meth:`LinearGaussianKD.error_covariance` (KD helps at small weight iff the
+    no-KD student's and the teacher's errors are positively correlated): Y the one-hot label
+    (..., N, K), p_S the cross-fitted logistic probe's probabilities on the student features (the
+    no-KD optimum, the same folds as :func:`criteria_from_features`), p_T = softmax(logits / temperature)
+    the teacher's target. teacher_logits (..., N, K), student_features (..., N, D), labels (..., N)
+    (the student side may have fewer leading axes: fitted once, broadcast). Returns (...,).
+    """
+    xt = torch.as_tensor(teacher_logits, dtype=DTYPE)
+    xs = torch.as_tensor(student_features, dtype=DTYPE)
+    y = torch.as_tensor(labels).long()
+    folds = _two_folds(y.shape[-1], torch.Generator().manual_seed(seed))
+    with gaussian_kd.cpu_threads(1):  # small L-BFGS kernels: one thread is faster on a shared CPU
+        p_s = _cross_fit(xs, lambda fx, fy, sx: _probe_logits(fx, fy, sx, num_classes), y, folds).softmax(-1)
+    p_t = (xt / temperature).softmax(-1)
+    onehot = torch.nn.functional.one_hot(y, num_classes).to(DTYPE)
+    e_s, e_t = torch.broadcast_tensors(onehot - p_s, onehot - p_t)
+    e_s, e_t = e_s - e_s.mean(-2, keepdim=True), e_t - e_t.mean(-2, keepdim=True)
+    return (e_s * e_t).sum(-1).sum(-1) / (y.shape[-1] - 1)
+
+
+# estimator_comparison's per-estimator values: table column -> key, in the order a table shows them
+ESTIMATOR_COLUMNS = {"I(T;S) log-det plug-in": "ts_plugin", "I(T;S) log-det unbiased": "ts_logdet", "I(T;S) KSG": "ts_ksg",
+                     "KSG bias (surrogate)": "ts_ksg_bias", "I(T;S) KSG corrected": "ts_ksg_corrected",
+                     "I(T;S) InfoNCE": "ts_infonce", "I(S;Y) Ross": "sy_ross", "Ross bias (surrogate)": "sy_ross_bias",
+                     "I(S;Y) Ross corrected": "sy_ross_corrected", "H(Y)": "label_entropy"}
+ESTIMATOR_KEYS = tuple(ESTIMATOR_COLUMNS.values())
+
+
+def estimator_comparison(teacher_logits, student_features, labels, num_classes: int, num_draws: int = 20,
+                         neural: bool = True, k: int = 3, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Both CCH terms by several estimators, with each estimator's bias on matched surrogates.
+
+    T = the teacher's centred logits, S = the cross-fitted student probe's centred logits (as in
+    :func:`criteria_from_features`); teacher_logits (..., N, K), student_features (..., N, D),
+    labels (..., N); the student side may have fewer leading axes than the teachers' (it is then
+    fitted once and broadcast). Returns (...,) tensors of the teachers' batch shape, nats:
+
+    * I(T;S): ``ts_plugin`` (log-det, clamped at 0: the estimator used before), ``ts_logdet``
+      (log-det minus its exact Gaussian bias, unclamped), ``ts_ksg`` (KSG, unclamped),
+      ``ts_ksg_bias`` / ``ts_ksg_bias_se`` (KSG's bias on Gaussian surrogates with the same N, dims
+      and covariance), ``ts_ksg_corrected`` and, if ``neural``, ``ts_infonce`` (held-out InfoNCE).
+    * I(S;Y): ``sy_ross`` (Ross k-NN, unclamped), ``sy_ross_bias`` / ``sy_ross_bias_se`` (its bias on
+      Gaussian-mixture surrogates with the same labels, class means and pooled covariance),
+      ``sy_ross_corrected``, and ``label_entropy`` H(Y), the ceiling of any I(S;Y).
+    * ``gap_knn``: ts_ksg_corrected - sy_ross_corrected, both terms from one (k-NN) family with
+      the same k, each bias-corrected on its surrogate.
+    """
+    xt = torch.as_tensor(teacher_logits, dtype=DTYPE)
+    xs = torch.as_tensor(student_features, dtype=DTYPE)
+    y = torch.as_tensor(labels).long()
+    folds = _two_folds(y.shape[-1], torch.Generator().manual_seed(seed))
+    batch = xt.shape[:-2]
+    teacher = _scores(xt)
+    # the student side is computed once on its own batch shape (e.g. one face probe for every teacher)
+    student = _scores(_cross_fit(xs, lambda fx, fy, sx: _probe_logits(fx, fy, sx, num_classes), y, folds))
+    ksg = lambda a, b: mi.ksg_mi(a, b, k=k, clamp=False)
+    ross = lambda a, labels_: mi.ksg_mi_discrete(a, labels_, k=k, clamp=False)
+    student_b = student.expand(*batch, *student.shape[-2:])
+    with gaussian_kd.cpu_threads(1):  # many small k-NN kernels: one thread is faster on a shared CPU
+        out = {"ts_plugin": mi.gaussian_mi_estimate(teacher, student_b), "ts_logdet": mi.gaussian_mi_unbiased(teacher, student_b),
+               "ts_ksg": ksg(teacher, student_b), "sy_ross": ross(student, y), "label_entropy": mi.label_entropy(y, num_classes)}
+        out["ts_ksg_bias"], out["ts_ksg_bias_se"] = mi.gaussian_surrogate_bias(ksg, teacher, student_b, num_draws, seed)
+        out["sy_ross_bias"], out["sy_ross_bias_se"] = mi.mixture_surrogate_bias(ross, student, y, num_classes, num_draws, seed)
+    out = {key: value.expand(batch) for key, value in out.items()}
+    out["ts_ksg_corrected"] = out["ts_ksg"] - out["ts_ksg_bias"]
+    out["sy_ross_corrected"] = out["sy_ross"] - out["sy_ross_bias"]
+    out["gap_knn"] = out["ts_ksg_corrected"] - out["sy_ross_corrected"]
+    if neural:
+        out["ts_infonce"] = mi.infonce_mi(teacher, student_b, seed=seed)
+    return out
+
+
+def estimator_bias_curve(n: int, dim: int, rhos, num_draws: int = 20, seed: int = 0) -> pd.DataFrame:
+    """Mean bias (and its standard error over draws) of the I(T;S) estimators on Gaussians with known
+    MI: T and S of ``dim`` coordinates each, coordinate i of S correlated ``rho`` with coordinate i
+    of T, n rows; the MI is dim * (-1/2) log(1 - rho^2). One row per (rho, estimator)."""
+    gen = torch.Generator().manual_seed(seed)
+    estimators = {"log-det plug-in (clamped)": mi.gaussian_mi_estimate, "log-det, exact bias removed": mi.gaussian_mi_unbiased,
+                  "KSG (k = 3, unclamped)": lambda a, b: mi.ksg_mi(a, b, clamp=False)}
+    rows = []
+    for rho in rhos:
+        z = torch.randn(num_draws, n, 2 * dim, generator=gen, dtype=DTYPE)
+        t, s = z[..., :dim], rho * z[..., :dim] + (1 - rho**2) ** 0.5 * z[..., dim:]
+        truth = dim * float(mi.gaussian_mi_from_corr(rho))
+        for name, estimator in estimators.items():
+            with gaussian_kd.cpu_threads(1):  # small kernels: one thread is faster on a shared CPU
+                err = estimator(t, s) - truth
+            rows.append({"rho per coordinate": rho, "true MI": truth, "estimator": name, "bias": float(err.mean()),
+                         "bias s.e.": float(err.std() / num_draws**0.5)})
+    return pd.DataFrame(rows)
+
+
+# --- the chapter's linear-Gaussian studies (cached by their settings) ------------------------------
+
+def seeded_generator(*key: int) -> torch.Generator:
+    """A generator seeded from a tuple of integers, so every experiment draws its own stream."""
+    return torch.Generator().manual_seed(int(np.random.SeedSequence(list(key)).generate_state(1)[0]))
+
+
+@dataclass(frozen=True)
+class LinearStudySettings:
+    """Settings of :func:`overlap_sweep_study` and :func:`teacher_selection_study`.
+
+    seeds (S), dim (d, the student's dimension), n (training rows, > d + 1) are required;
+    lam_small is the KD weight lambda of "small lambda"; draws_per_seed the independent training
+    sets per seed; probe_n the held-out rows per seed on which the criterion is estimated;
+    sweep_q / sweep_sigma the overlap and label-noise grids of the sweep.
+    """
+
+    seeds: int
+    dim: int
+    n: int
+    lam_small: float = 0.1
+    draws_per_seed: int = 120
+    probe_n: int = 500
+    sweep_q: tuple = (-0.6, -0.3, 0.0, 0.3, 0.6, 0.9)
+    sweep_sigma: tuple = (0.0, 0.25, 0.5, 1.0, 2.0)
+
+    def __post_init__(self):
+        object.__setattr__(self, "sweep_q", tuple(float(q) for q in self.sweep_q))
+        object.__setattr__(self, "sweep_sigma", tuple(float(s) for s in self.sweep_sigma))
+        if self.seeds < 1 or self.draws_per_seed < 2 or self.probe_n < 10:
+            raise ConfigError(f"seeds >= 1, draws_per_seed >= 2 and probe_n >= 10 are needed, got {self}")
+        if self.n <= self.dim + 1:
+            raise ConfigError(f"n must exceed dim + 1 = {self.dim + 1} (the exact risk), got n={self.n}")
+        if not all(-1 <= q <= 1 for q in self.sweep_q):
+            raise ConfigError(f"sweep_q holds correlations in [-1, 1], got {self.sweep_q}")
+
+    @classmethod
+    def from_profile(cls, cfg) -> "LinearStudySettings":
+        """From a chapter profile (a mapping): its other keys are ignored; a missing required key
+        raises a ConfigError naming it."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        missing = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING and f.name not in cfg]
+        if missing:
+            raise ConfigError(f"LinearStudySettings: missing setting(s) {missing}")
+        return cls(**{k: cfg[k] for k in names if k in cfg})
+
+
+def _study_cache(use_cache: bool):
+    return ResultsCache("08_cch", enabled=use_cache)
+
+
+def overlap_sweep_study(settings: LinearStudySettings, use_cache: bool = True):
+    """KD gain and criteria of :func:`overlap_model` over the (q, sigma) grid.
+
+    Returns (table, gains): one table row per setting (q, sigma, exact I(T;S), I(S;Y), CCH gap,
+    the gap estimated from ``probe_n`` rows by :func:`criteria_from_features` (seed mean),
+    Cov(errors), exact gain at lam_small) and the (seeds, settings) Monte Carlo gains
+    R0 - R(lam_small), each the mean over ``draws_per_seed`` paired draws.
+    """
+    s = settings
+
+    def compute():
+        rows, per_seed = [], []
+        grid = [(q, sigma) for q in s.sweep_q for sigma in s.sweep_sigma]
+        for i, (q, sigma) in enumerate(grid):
+            model = overlap_model(q, sigma, s.dim)
+            gen = seeded_generator(3, i)
+            risks = model.monte_carlo_risk([0.0, s.lam_small], s.n, (s.seeds, s.draws_per_seed), gen)
+            per_seed.append((risks[..., 0] - risks[..., 1]).mean(-1))  # (seeds,)
+            x2, y, t = model.sample(s.probe_n, s.seeds, gen)
+            estimated = criteria_from_features(t[..., None], x2, y)["cch_gap"]
+            rows.append({"q": q, "sigma": sigma, "I(T;S)": float(model.i_teacher_student()),
+                         "I(S;Y)": float(model.i_student_label()), "CCH gap": float(model.cch_gap()),
+                         "CCH gap (estimated)": float(estimated.mean()), "Cov(errors)": float(model.error_covariance()),
+                         "exact gain": float(model.risk(0.0, s.n) - model.risk(s.lam_small, s.n))})
+        return pd.DataFrame(rows), torch.stack(per_seed, 1).numpy()
+
+    return _study_cache(use_cache).get_or_compute({"study": "overlap_sweep", **asdict(s)}, compute)
+
+
+# Six candidate teacher modalities x1 = a s + b v + c eta for one student (y = s + v + 0.5 xi)
+CANDIDATE_TEACHERS = {"s + v (knows y's signal)": (1.0, 1.0, 0.0), "s + 0.5 eta (student's view)": (1.0, 0.0, 0.5),
+                      "v + 0.5 eta (student-invisible)": (0.0, 1.0, 0.5), "s + v + 1.5 eta (noisy)": (1.0, 1.0, 1.5),
+                      "s + 0.3 v + 0.3 eta (mostly shared)": (1.0, 0.3, 0.3),
+                      "s - 0.6 v + 0.3 eta (contrast)": (1.0, -0.6, 0.3)}
+LAMBDA_GRID = (0.0, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
+
+
+def teacher_selection_study(settings: LinearStudySettings, use_cache: bool = True):
+    """The candidate teachers of :data:`CANDIDATE_TEACHERS` (calibrated) for one student.
+
+    Returns (table, gains, estimates): a row per teacher (I(T;Y), exact CCH gap, Cov(errors), the
+    best lambda of :data:`LAMBDA_GRID` by the exact risk); gains (seeds, teachers, 2): the Monte
+    Carlo gain at lam_small and at the best lambda; estimates {"gaussian", "ksg"}: (seeds, teachers)
+    CCH gaps estimated from ``probe_n`` rows.
+    """
+    s = settings
+    lam_grid = torch.tensor(LAMBDA_GRID, dtype=DTYPE)
+
+    def compute():
+        rows, gains, estimates = [], [], {"gaussian": [], "ksg": []}
+        for i, (name, view) in enumerate(CANDIDATE_TEACHERS.items()):
+            model = signal_model(s.dim, teacher=view, label=(1.0, 1.0, 0.5))
+            gen = seeded_generator(4, i)
+            # the weight a practitioner would tune: the best lambda on a grid by the exact risk
+            best_lam = float(lam_grid[torch.argmin(model.risk(lam_grid, s.n))])
+            risks = model.monte_carlo_risk([0.0, s.lam_small, best_lam], s.n, (s.seeds, s.draws_per_seed), gen)
+            gains.append(risks[..., :1].sub(risks[..., 1:]).mean(1))  # (seeds, 2)
+            x2, y, t = model.sample(s.probe_n, s.seeds, gen)
+            for est in estimates:
+                estimates[est].append(criteria_from_features(t[..., None], x2, y, estimator=est)["cch_gap"])
+            rows.append({"teacher modality": name, "I(T;Y)": float(mi.gaussian_mi_from_corr(torch.sqrt(model.var_t / model.var_y))),
+                         "CCH gap": float(model.cch_gap()), "Cov(errors)": float(model.error_covariance()), "best λ": best_lam})
+        return (pd.DataFrame(rows), torch.stack(gains, 1).numpy(),
+                {k: torch.stack(v, 1).numpy() for k, v in estimates.items()})
+
+    return _study_cache(use_cache).get_or_compute({"study": "teacher_selection", **asdict(s)}, compute)
+
+
+def random_model_signs(num_models: int, rescale: bool, generator: torch.Generator) -> pd.DataFrame:
+    """Crosstab of the CCH sign against the sign of the small-lambda KD gain (exact) on random linear
+    Gaussian models: 6 latent signals mapped to a 3-d student, a 2-d teacher modality and y, with a
+    calibrated teacher, or (``rescale``) one rescaled by a factor log-uniform in [1/4, 4]."""
+    rows = []
+    for _ in range(num_models):
+        scale = (float(torch.exp((torch.rand((), generator=generator, dtype=DTYPE) * 2 - 1) * math.log(4)))
+                 if rescale else 1.0)
+        model = LinearGaussianKD.from_linear_map(torch.randn(3, 6, generator=generator), torch.randn(6, generator=generator),
+                                                 torch.randn(2, 6, generator=generator), teacher_scale=scale)
+        rows.append({"CCH": "I(T;S) > I(S;Y)" if model.cch_gap() > 0 else "I(T;S) ≤ I(S;Y)",
+                     "KD at small λ": "helps" if model.error_covariance() > 0 else "hurts"})
+    frame = pd.DataFrame(rows)
+    return pd.crosstab(frame["CCH"], frame["KD at small λ"])
+
+
+def mvd_criteria(specs, seeds, kd_settings, results, estimator: str = "gaussian"):
+    """Criteria of trained MVD teachers (``gaussian_kd.run_kd`` results over specs x seeds).
+
+    Returns (estimated, population): :func:`criteria_from_features` on the teachers' test logits and
+    the student modality's test inputs, and the exact ``cch_gap`` / ``mfh_shared`` of
+    :func:`mvd_population_criteria` from the trained weights; tensors (specs, seeds).
+    """
+    runs = [[gaussian_kd.draw_run_data(spec, seed, kd_settings) for seed in seeds] for spec in specs]
+    x_b_test = torch.stack([torch.stack([r["x_b_test"] for r in row]) for row in runs])  # (P, S, m, d2)
+    estimated = criteria_from_features(results.teacher_logits, x_b_test, results.test_y, estimator=estimator)
+    weight = results.teacher_weight[:, :, 1] - results.teacher_weight[:, :, 0]
+    population = {k: torch.stack([torch.stack([mvd_population_criteria(spec, runs[p][s]["delta"], weight[p, s])[k]
+                                               for s in range(len(seeds))]) for p, spec in enumerate(specs)])
+                  for k in ("cch_gap", "mfh_shared")}
+    return estimated, population
+
+
+# --- tables the chapter shows ------------------------------------------------------------------------
+
+def exact_vs_monte_carlo(models: dict, lams, sizes, lam: float, num_draws) -> tuple[pd.DataFrame, list]:
+    """The exact KD gain R0 - R(lambda) beside its Monte Carlo mean, per model and training size.
+
+    models {name: LinearGaussianKD}; lams the (L,) lambda grid; sizes the n values; lam the lambda
+    of the table (the nearest grid point); num_draws (seeds, draws per seed). The Monte Carlo gain
+    is paired per draw and its CI is a t interval over seeds. Returns the table (a population row
+    n = inf per model) and, per finite row, |Monte Carlo mean - exact| in standard errors.
+    """
+    lams = torch.as_tensor(lams, dtype=DTYPE)
+    k = int(torch.argmin((lams - lam).abs()))
+    rows, z = [], []
+    for i, (name, model) in enumerate(models.items()):
+        for n in sizes:
+            risks = model.monte_carlo_risk(lams, n, num_draws, seeded_generator(1, i, n))
+            gain = (risks[..., 0:1] - risks).mean(1)  # (seeds, lambdas): R0 - R(lambda), paired per draw
+            s = stats.summarize(gain[:, k])
+            exact_gain = float(model.risk(0.0, n) - model.risk(lams[k], n))
+            z.append(abs(s.mean - exact_gain) / (s.std / np.sqrt(s.n)))
+            rows.append({"model": name, "n": n, "d": model.d, "I(T;S)-I(S;Y)": float(model.cch_gap()),
+                         f"exact R0-R({lams[k]:.2f})": exact_gain,
+                         "Monte Carlo (mean)": s.mean, "MC 95% CI": f"[{s.ci_low:.4f}, {s.ci_high:.4f}]",
+                         "exact slope dR/dλ(0)": float(model.slope_at_zero(n))})
+        rows.append({"model": name, "n": "∞", "d": model.d, "I(T;S)-I(S;Y)": float(model.cch_gap()),
+                     f"exact R0-R({lams[k]:.2f})": float(model.risk(0.0) - model.risk(lams[k])),
+                     "Monte Carlo (mean)": np.nan, "MC 95% CI": "—", "exact slope dR/dλ(0)": float(model.slope_at_zero())})
+    return pd.DataFrame(rows), z
+
+
+def gain_sign(per_seed_gain) -> int:
+    """+1 / -1 when the 95% t-CI of the mean gain lies above / below 0, else 0 (not resolved)."""
+    s = stats.summarize(per_seed_gain)
+    return 1 if s.ci_low > 0 else (-1 if s.ci_high < 0 else 0)
+
+
+def rank_by_criteria(criteria: dict, per_seed_gain, num_resamples: int) -> pd.DataFrame:
+    """Spearman of each criterion {name: (P,) values} with the seed-mean gain (per_seed_gain (S, P)),
+    and how much it moves when the seeds are resampled (a percentile bootstrap over seeds: the
+    noise of the gains, not a test over settings)."""
+    rows = []
+    for name, x in criteria.items():
+        est = stats.correlation_over_seeds(x, per_seed_gain, num_resamples=num_resamples)
+        rows.append({"criterion": name, "Spearman with gain": est.point,
+                     "95% bootstrap CI (seeds)": f"[{est.ci_low:.2f}, {est.ci_high:.2f}]"})
+    return pd.DataFrame(rows)
+
+
+def seed_mean_criteria(criteria_out: dict, label: str = "") -> dict:
+    """Seed means (axis 1) of :func:`criteria_from_features`' (P, S) output, as table columns."""
+    return {"I(T;S)": criteria_out["i_teacher_student"].mean(1).numpy(),
+            "I(S;Y)": criteria_out["i_student_label"].mean(1).numpy(),
+            f"CCH gap{label}": criteria_out["cch_gap"].mean(1).numpy(),
+            f"mfh_shared{label}": criteria_out["mfh_shared"].mean(1).numpy()}

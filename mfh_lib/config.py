@@ -2,7 +2,7 @@
 
 Every chapter calls these the same way, so a reader learns them once:
 
-    cfg = mfh_lib.config.select_profile(PROFILES, profile)
+    cfg = mfh_lib.config.load_profile("06_mmimdb", profile)  # or a user's .json path, or a dict
     device = mfh_lib.config.pick_device(device)
     data_dir = mfh_lib.config.resolve_data_dir(data_dir)
 """
@@ -186,30 +186,44 @@ def _profiles_file(path_or_chapter: str | os.PathLike) -> Path:
     return path
 
 
-def load_profile(path_or_chapter: str | os.PathLike, profile: str, **overrides) -> dict:
+def load_profile(path_or_chapter: str | os.PathLike | Mapping[str, Mapping[str, Any]], profile: str,
+                 **overrides) -> dict:
     """The ``profile`` section of a settings file, with non-None overrides applied.
 
-    ``path_or_chapter``: a chapter name (``chapters/configs/<chapter>.json``) or the path of a user's
-    own ``.json`` file holding ``{profile name: {setting: value}}``; both are validated alike.
+    ``path_or_chapter``: a chapter name (``chapters/configs/<chapter>.json``), the path of a user's
+    own ``.json`` file holding ``{profile name: {setting: value}}``, or that dict itself; all are
+    validated alike.
     Overrides are the chapter's own parameters (e.g. ``seeds=3``): None means "use the profile's".
     Each is checked by :func:`check_setting` against the profile's value, with the range every
     profile of the file implies (e.g. ``seeds`` >= 1 because all profiles use positive counts), so
     ``-p seeds -1`` or ``-p delta abc`` stop here with an error naming the setting.
     """
-    path = _profiles_file(path_or_chapter)
-    try:
-        profiles = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{str(path)!r} is not valid JSON ({err})") from err
+    if isinstance(path_or_chapter, Mapping):
+        path = "the settings dict"
+        try:
+            profiles = json.loads(json.dumps(path_or_chapter))  # a deep copy that holds JSON data only
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"a settings dict must hold JSON data (numbers, strings, lists, dicts): {err}") from err
+    else:
+        path = _profiles_file(path_or_chapter)
+        try:
+            profiles = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{str(path)!r} is not valid JSON ({err})") from err
     if not isinstance(profiles, dict) or not all(isinstance(p, dict) for p in profiles.values()):
         raise ConfigError(f"{str(path)!r} must hold a JSON object of profiles, each an object of settings, "
                           'e.g. {"quick": {"seeds": 3}}')
     cfg = select_profile(profiles, profile)
     unknown = [k for k, v in overrides.items() if v is not None and k not in cfg]
     if unknown:
-        raise ConfigError(f"unknown setting(s) {unknown} for {str(path_or_chapter)!r}; known: {sorted(cfg)}")
+        where = str(path) if isinstance(path_or_chapter, Mapping) else repr(str(path_or_chapter))
+        raise ConfigError(f"unknown setting(s) {unknown} for {where}; known: {sorted(cfg)}")
     for key, value in overrides.items():
         if value is not None:
             bound = _lower_bound([p[key] for p in profiles.values() if key in p])
             cfg[key] = check_setting(key, value, cfg[key], minimum=bound)
     return cfg
+
+
+__all__ = ["DATA_ENV_VAR", "REPO_ROOT", "CONFIG_DIR", "ConfigError", "select_profile", "set_threads", "seed_everything",
+           "pick_device", "resolve_data_dir", "require_subdir", "check_unit_interval", "check_setting", "load_profile"]

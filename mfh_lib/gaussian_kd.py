@@ -33,7 +33,7 @@ Public API (shapes: P settings, S seeds, K = 2 classes, Da / Db = the widest x^a
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -588,3 +588,164 @@ def run_kd_cached(specs: Sequence[MVDSpec], seeds: Sequence[int], settings: KDSe
 
     key = {**cache_key(specs, seeds, settings), "curve_every": kwargs.get("curve_every")}
     return ResultsCache(namespace).get_or_compute(key, lambda: run_kd(specs, seeds, settings, **kwargs))
+
+
+# --- The population-level account: a regression surrogate with the exact finite-n risk ----------
+
+def _label_covariance(spec: MVDSpec, delta: torch.Tensor) -> torch.Tensor:
+    """(d,) Cov(x*_j, y) for the +-1 label y = sign(<delta, x*>): sqrt(2/pi) delta_j / ||delta||."""
+    delta = delta.to(torch.float64)
+    return (2 / np.pi) ** 0.5 * delta / delta.norm()
+
+
+def surrogate_model(spec: MVDSpec, delta: torch.Tensor, teacher_direction: torch.Tensor | None = None):
+    """The run's student problem as a linear regression, :class:`mfh_lib.cch.LinearGaussianKD`.
+
+    Variables (x^b [d2], y, t): x^b ~ N(0, I) as in eq. (27); y = the +-1 label (regressed on, not
+    thresholded); t = the teacher's calibrated prediction c * v'x^a, v = ``teacher_direction`` (d1,)
+    (for a 2-logit model weight[1] - weight[0]; None = the oracle delta_J1), c the least-squares
+    coefficient of y on v'x^a. Only x^a's columns in J1 ∩ J2 are shared with x^b, so
+    Cov(x^b_j, t) = c v_j there and 0 elsewhere. (x^b, y, t) is not jointly Gaussian (y is binary):
+    the finite-n risk of chapter 08's formula is then a second-moment approximation.
+    """
+    from .cch import LinearGaussianKD
+
+    delta = torch.as_tensor(delta, dtype=torch.float64)
+    label_cov = _label_covariance(spec, delta)
+    if teacher_direction is None:
+        v = torch.zeros(spec.d1, dtype=torch.float64)
+        v[list(spec.J1)] = delta[list(spec.J1)]
+    else:
+        v = torch.as_tensor(teacher_direction, dtype=torch.float64)[:spec.d1]
+    J1, J2, shared = list(spec.J1), list(spec.J2), list(spec.shared_columns)
+    var_u = (v**2).sum()
+    if not var_u > 0:
+        raise ConfigError("the teacher direction is zero: a constant teacher has no prediction to distil")
+    cov_uy = (v[J1] * label_cov[J1]).sum()
+    c = cov_uy / var_u
+    d2 = spec.d2
+    cov = torch.zeros(d2 + 2, d2 + 2, dtype=torch.float64)
+    cov[:d2, :d2] = torch.eye(d2, dtype=torch.float64)
+    cov[J2, d2] = cov[d2, J2] = label_cov[J2]
+    cov[shared, d2 + 1] = cov[d2 + 1, shared] = c * v[shared]
+    cov[d2, d2] = 1.0
+    cov[d2 + 1, d2 + 1] = cov[d2, d2 + 1] = cov[d2 + 1, d2] = c * cov_uy  # Var(t) = Cov(y, t) for a calibrated t
+    return LinearGaussianKD(cov)
+
+
+def kd_lambda(settings: KDSettings) -> float:
+    """The surrogate's teacher weight lambda = (KL weight) / (CE weight) of the KD objective.
+
+    CE and KL have gradients (p - y) and (p - q) of the same scale at T = 1, so the KD student of
+    eq. (1) is the regression student on |y - Xw|^2 + lambda |t - Xw|^2 with lambda = (1 - rho)/rho.
+    """
+    ce_weight, kd_weight = settings.kd_weights()
+    if ce_weight <= 0:
+        raise ConfigError("the surrogate needs a CE term (rho > 0): at rho = 0 the student ignores the labels")
+    return kd_weight / ce_weight
+
+
+def surrogate_accuracy(spec: MVDSpec, delta: torch.Tensor, n: int, lam: float,
+                       teacher_direction: torch.Tensor | None = None, num_draws: int = 400,
+                       seed: int = 0) -> float:
+    """Predicted population accuracy (%) of the regression student w(lambda) fitted on n pairs.
+
+    Chapter 08's exact finite-n risk splits into bias and variance: E w(lambda) = b(lambda) =
+    (beta + lambda a)/(1 + lambda) and, since x^b ~ N(0, I), E[(X'X)^-1] = I/(n - d2 - 1), so the
+    fitted weights scatter around b(lambda) with variance s^2(lambda)/(n - d2 - 1) per coordinate
+    (s^2 the mixed target's residual variance: ``risk(lam, n) - risk(lam)`` = d2 times it). The
+    accuracy of a rule w on x^b is 1 - arccos(r)/pi, r = w'delta_J2 / (|w| |delta|) (no bias);
+    it is averaged over ``num_draws`` Gaussian draws of w (seeded). lambda = 0 is the no-KD student.
+    """
+    return _surrogate_accuracy(surrogate_model(spec, delta, teacher_direction), spec, delta, n, lam, num_draws, seed)
+
+
+def _surrogate_accuracy(model, spec: MVDSpec, delta, n: int, lam: float, num_draws: int, seed: int) -> float:
+    d2 = spec.d2
+    per_coordinate = float(model.risk(lam, n) - model.risk(lam)) / d2
+    b = (model.beta + lam * model.a) / (1 + lam)
+    generator = torch.Generator().manual_seed(int(seed))
+    w = b + per_coordinate**0.5 * torch.randn(num_draws, d2, generator=generator, dtype=torch.float64)
+    delta = torch.as_tensor(delta, dtype=torch.float64)
+    signal = torch.zeros(d2, dtype=torch.float64)
+    signal[list(spec.J2)] = delta[list(spec.J2)]
+    r = (w @ signal) / (w.norm(dim=-1) * delta.norm())
+    # numpy: torch's arccos on a few hundred float64 values costs milliseconds of thread start-up
+    return float((1 - np.arccos(r.clamp(-1, 1).numpy()) / np.pi).mean() * 100)
+
+
+def surrogate_excess_risk(model, n: int, lam: float) -> dict[str, float]:
+    """Excess test MSE over the population student of the surrogate's no-KD and KD students.
+
+    From chapter 08's exact risk R(lambda, n) = sigma_y^2 + (lambda/(1+lambda))^2 |a - beta|^2 +
+    d/(n-d-1) s^2(lambda): variance_no_kd (lambda = 0 has no bias), bias_kd and variance_kd. KD
+    helps when it removes more variance than the bias it adds.
+    """
+    population = float(model.risk(0.0))
+    return {"variance_no_kd": float(model.risk(0.0, n)) - population,
+            "bias_kd": float(model.risk(lam)) - population,
+            "variance_kd": float(model.risk(lam, n) - model.risk(lam))}
+
+
+def bayes_accuracy(spec: MVDSpec, delta: torch.Tensor) -> float:
+    """The best accuracy (%) any rule on x^b reaches: 1 - arccos(|delta_J2| / |delta|)/pi.
+
+    P(y = 1 | x^b) = Phi(delta_J2'x^b / |delta outside J2|) is monotone in a linear score, so the
+    Bayes rule on x^b is linear: the no-KD logistic student is asymptotically optimal.
+    """
+    delta = torch.as_tensor(delta, dtype=torch.float64)
+    r = delta[list(spec.J2)].norm() / delta.norm()
+    return float(1 - np.arccos(float(r.clamp(-1, 1))) / np.pi) * 100
+
+
+def gain_table(results: KDResults, predict: bool = True, num_draws: int = 400) -> pd.DataFrame:
+    """Tidy per-run table of a :func:`run_kd` call: one row per (setting, seed).
+
+    Columns: setting (index into results.specs), seed, d1, d2, d, n, gamma, alpha, n_over_d2,
+    d1_over_d2, teacher, no_kd, kd, gain (measured population or test accuracy, %), bayes (the
+    Bayes accuracy on x^b) and, with ``predict``, pred_no_kd, pred_kd, pred_gain: the surrogate's
+    predictions (:func:`surrogate_accuracy`) with the run's own hyperplane and trained teacher, and
+    its excess-MSE decomposition variance_no_kd, bias_kd, variance_kd (:func:`surrogate_excess_risk`).
+    """
+    settings = results.settings
+    lam = kd_lambda(settings) if predict else None
+    n = settings.num_train
+    rows = []
+    for p, spec in enumerate(results.specs):
+        for s, seed in enumerate(results.seeds):
+            delta = _hyperplane(spec, seed, settings.hyperplane)[0]
+            row = {"setting": p, "seed": seed, "d1": spec.d1, "d2": spec.d2, "d": spec.d, "n": n,
+                   "gamma": spec.gamma, "alpha": spec.alpha, "n_over_d2": n / spec.d2, "d1_over_d2": spec.d1 / spec.d2,
+                   "teacher": float(results.teacher_acc[p, s]), "no_kd": float(results.no_kd_acc[p, s]),
+                   "kd": float(results.kd_acc[p, s]), "gain": float(results.gain[p, s]),
+                   "bayes": bayes_accuracy(spec, delta)}
+            if predict:
+                weight = results.teacher_weight[p, s]
+                direction = weight[1] - weight[0]
+                if settings.teacher_input == "shared":
+                    raise ConfigError("the surrogate models the regular teacher (teacher_input='all')")
+                model = surrogate_model(spec, delta, direction)
+                no_kd = _surrogate_accuracy(model, spec, delta, n, 0.0, num_draws, seed)
+                kd = _surrogate_accuracy(model, spec, delta, n, lam, num_draws, seed)
+                row.update(pred_no_kd=no_kd, pred_kd=kd, pred_gain=kd - no_kd, **surrogate_excess_risk(model, n, lam))
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def gain_phase_diagram(specs: Sequence[MVDSpec], seeds: Sequence[int], settings: KDSettings,
+                       num_train: Sequence[int], namespace: str = "gaussian_kd", predict: bool = True,
+                       **kwargs) -> pd.DataFrame:
+    """Teacher / no-KD / KD accuracies and the surrogate's prediction over specs x training sizes.
+
+    One batched :func:`run_kd_cached` call per training size (every spec and seed at once; a run
+    depends only on its spec, seed and settings, so the cells equal the corresponding runs of any
+    other call). Returns the concatenated :func:`gain_table` rows (P x S x len(num_train) rows).
+    kwargs go to run_kd (device, num_threads).
+    """
+    if not num_train:
+        raise ConfigError("gain_phase_diagram needs at least one training-set size")
+    frames = []
+    for n in num_train:
+        run = run_kd_cached(specs, seeds, replace(settings, num_train=int(n)), namespace=namespace, **kwargs)
+        frames.append(gain_table(run, predict=predict))
+    return pd.concat(frames, ignore_index=True)

@@ -214,3 +214,124 @@ class ImageAudioLateFusion(nn.Module):
 
     def forward(self, image: torch.Tensor, audio: torch.Tensor) -> torch.Tensor:
         return self.head(torch.cat([self.image_branch(image), self.audio_branch(audio)], dim=-1))
+
+
+# --- RGB-D teachers of different weight sharing (chapter 04_nyu_depth, MFH Tab. 3 / 6) ---
+class ModalitySwitch:
+    """Which modality's BatchNorm every :class:`ModalityBatchNorm` of one network uses (0, 1, ...)."""
+
+    def __init__(self):
+        self.index = 0
+
+
+class ModalityBatchNorm(nn.Module):
+    """One private copy of a BatchNorm layer per modality, picked by a shared :class:`ModalitySwitch`:
+    the convolutions around it are shared, the normalisation statistics and affine terms are not."""
+
+    def __init__(self, norm: nn.Module, num_modalities: int, switch: ModalitySwitch):
+        super().__init__()
+        import copy
+
+        self.norms = nn.ModuleList(copy.deepcopy(norm) for _ in range(num_modalities))
+        self.switch = switch
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norms[self.switch.index](x)
+
+
+def private_batchnorm(module: nn.Module, num_modalities: int, switch: ModalitySwitch) -> nn.Module:
+    """Replace every BatchNorm2d of ``module`` (in place) by a :class:`ModalityBatchNorm`."""
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            setattr(module, name, ModalityBatchNorm(child, num_modalities, switch))
+        else:
+            private_batchnorm(child, num_modalities, switch)
+    return module
+
+
+def split_rgbd(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, 4, H, W) RGB-then-depth input -> RGB (N, 3, H, W) and depth repeated to 3 channels."""
+    return x[:, :3], x[:, 3:4].expand(-1, 3, -1, -1)
+
+
+class CENLikeRGBD(nn.Module):
+    """CEN-like RGB+D segmenter (Wang et al. 2020, as MFH Tab. 6 uses it): **one** DeepLab V3+ encoder
+    whose convolutions are shared by RGB and depth, with **private BatchNorm** per modality; the two
+    streams' features are fused level by level (mean; CEN exchanges channels instead) and decoded by
+    one decoder. ``forward(x)``: x (N, 4, H, W) RGB then depth -> logits (N, K, H, W)."""
+
+    def __init__(self, num_classes: int, **deeplab_kwargs):
+        super().__init__()
+        self.switch = ModalitySwitch()
+        self.net = deeplabv3plus(3, num_classes, **deeplab_kwargs)
+        private_batchnorm(self.net.encoder, 2, self.switch)
+
+    def encode(self, x: torch.Tensor, modality: int) -> list[torch.Tensor]:
+        """Multi-level features of one stream (modality 0 = RGB, 1 = depth as 3 channels)."""
+        self.switch.index = modality
+        return self.net.encoder(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rgb, depth = split_rgbd(x)
+        fused = [(a + b) / 2 for a, b in zip(self.encode(rgb, 0), self.encode(depth, 1))]
+        return self.net.segmentation_head(self.net.decoder(fused))
+
+
+class SAGateLikeRGBD(nn.Module):
+    """SA-Gate-like RGB+D segmenter (Chen et al. 2020): **two** DeepLab V3+ encoders with separate
+    weights, fused at every level by a learnt gate g = sigmoid(conv1x1([f_rgb, f_depth])) as
+    g * f_rgb + (1 - g) * f_depth, then one decoder. No encoder weight is shared between the streams.
+    ``forward(x)``: x (N, 4, H, W) RGB then depth -> logits (N, K, H, W)."""
+
+    def __init__(self, num_classes: int, **deeplab_kwargs):
+        super().__init__()
+        self.net = deeplabv3plus(3, num_classes, **deeplab_kwargs)
+        self.depth_encoder = deeplabv3plus(3, num_classes, **deeplab_kwargs).encoder
+        self.gates = nn.ModuleList(nn.Conv2d(2 * c, c, 1) for c in self.net.encoder.out_channels)
+
+    def encode(self, x: torch.Tensor, modality: int) -> list[torch.Tensor]:
+        return (self.net.encoder if modality == 0 else self.depth_encoder)(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rgb, depth = split_rgbd(x)
+        fused = []
+        for gate, a, b in zip(self.gates, self.encode(rgb, 0), self.encode(depth, 1)):
+            g = torch.sigmoid(gate(torch.cat([a, b], dim=1)))
+            fused.append(g * a + (1 - g) * b)
+        return self.net.segmentation_head(self.net.decoder(fused))
+
+
+def tag_modality(x: torch.Tensor, modality: int) -> torch.Tensor:
+    """Append a constant channel holding the modality index: (N, C, H, W) -> (N, C + 1, H, W)."""
+    return torch.cat([x, torch.full_like(x[:, :1], float(modality))], dim=1)
+
+
+class ModalityGeneralSegmenter(nn.Module):
+    """Omnivore-style modality-general segmenter (MFH Sec. 5.3): one DeepLab V3+ whose every weight is
+    shared by RGB and depth (3 channels each) with private BatchNorm per modality. ``forward(x)``
+    takes :func:`tag_modality` inputs (N, 4, H, W): each sample's last channel says its modality,
+    so one batch may mix RGB and depth scenes; every modality's sub-batch runs with its own
+    BatchNorm. Returns logits (N, K, H, W)."""
+
+    def __init__(self, num_classes: int, num_modalities: int = 2, **deeplab_kwargs):
+        super().__init__()
+        self.switch = ModalitySwitch()
+        self.net = private_batchnorm(deeplabv3plus(3, num_classes, **deeplab_kwargs), num_modalities, self.switch)
+        self.num_modalities = num_modalities
+
+    def encode(self, x: torch.Tensor, modality: int) -> list[torch.Tensor]:
+        self.switch.index = modality
+        return self.net.encoder(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tags = x[:, -1, 0, 0].round().long()
+        out = None
+        for modality in range(self.num_modalities):
+            rows = (tags == modality).nonzero().flatten()
+            if rows.numel() == 0:
+                continue
+            self.switch.index = modality
+            logits = self.net(x[rows, :-1])
+            out = logits.new_empty(x.shape[0], *logits.shape[1:]) if out is None else out
+            out[rows] = logits
+        return out

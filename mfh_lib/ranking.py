@@ -39,6 +39,7 @@ from .training import Ensemble, member_accuracy, predict_ensemble, train_ensembl
 
 DISTANCES = ("mse", "l1")
 NULLIFY_MODES = ("general", "specific", "random")
+NETWORKS_A = ("mlp", "audio_cnn")
 
 
 class JointPair(nn.Module):
@@ -289,9 +290,15 @@ def _check_rank_path(make_a: Callable[[], nn.Module], rank_path: str | None) -> 
     return rank_path, "net_a.head"
 
 
+def _stack(x: torch.Tensor, num_seeds: int, device) -> torch.Tensor:
+    """(S, N, ...) view of one (N, ...) input for every member of an Ensemble."""
+    return x.to(device).expand(num_seeds, *x.shape)
+
+
 def rank_channels(data, make_a: Callable[[], nn.Module], make_b: Callable[[], nn.Module], *, num_seeds: int,
                   num_epochs: int, num_permutations: int, batch_size: int | None, lr: float, momentum: float = 0.9,
-                  weight_decay: float = 0.0, seed: int = 0, rank_path: str | None = "net_a.features", device="cpu"):
+                  weight_decay: float = 0.0, seed: int = 0, rank_path: str | None = "net_a.features", device="cpu",
+                  optimizer: str = "sgd"):
     """Algorithm 1 for ``num_seeds`` seeds on a MultimodalDataset (``data.train`` has a, b, y).
 
     ``rank_path``: the submodule of the JointPair whose output channels are ranked; the default
@@ -305,13 +312,13 @@ def rank_channels(data, make_a: Callable[[], nn.Module], make_b: Callable[[], nn
     features_path, head_path = _check_rank_path(make_a, rank_path)
     pairs = train_joint(make_a, make_b, data.train.a, data.train.b, data.train.y, num_seeds=num_seeds, seed=seed,
                         num_epochs=num_epochs, batch_size=batch_size, lr=lr, momentum=momentum,
-                        weight_decay=weight_decay, device=device)
+                        weight_decay=weight_decay, optimizer=optimizer, device=device)
     features = member_part(pairs, features_path) if features_path else (lambda x: x)
     head = member_part(pairs, head_path)
     net_b = member_part(pairs, "net_b")
     with torch.no_grad():
-        train_features = features(data.train.a.to(device).expand(num_seeds, -1, -1))
-        reference = net_b(data.train.b.to(device).expand(num_seeds, -1, -1))
+        train_features = features(_stack(data.train.a, num_seeds, device))
+        reference = net_b(_stack(data.train.b, num_seeds, device))
     distances = permutation_distances(head, train_features, reference, num_permutations=num_permutations,
                                       generator=torch.Generator().manual_seed(seed))
     return pairs, features, head, train_features, distances.cpu()
@@ -347,6 +354,10 @@ class NullifiedStudySettings:
     * ``cross_fit_folds``: folds of the cross-fitted control teacher (>= 2).
     * ``num_classes``: number of classes K of the problem; None takes the dataset's
       ``num_classes`` attribute (a class absent from training still gets its logit).
+    * ``optimizer``: "sgd" (the authors' RAVDESS code) or "adamw", for every training of the study.
+    * ``net_a``: the network on modality a (the teacher's): "mlp" (``hidden_a``) on (N, D) features,
+      or "audio_cnn" (:func:`mfh_lib.audio_models.audio_cnn_teacher` with ``cnn_widths``,
+      ``cnn_hidden``, ``cnn_pool``) on (N, C, F, T) maps; Algorithm 1 ranks its last hidden layer.
     """
 
     seeds: int
@@ -366,6 +377,11 @@ class NullifiedStudySettings:
     m_ratio: float = 0.5
     cross_fit_folds: int = 3
     num_classes: int | None = None
+    optimizer: str = "sgd"
+    net_a: str = "mlp"
+    cnn_widths: tuple[int, ...] = (4, 8, 16)
+    cnn_hidden: tuple[int, ...] = (128, 64)
+    cnn_pool: tuple[int, ...] = (5, 8)
 
     def __post_init__(self):
         def whole(name, minimum, value=None, allow_none=False):
@@ -387,14 +403,21 @@ class NullifiedStudySettings:
         whole("cross_fit_folds", 2)
         whole("batch_size", 1, self.batch_size, allow_none=True)
         whole("num_classes", 2, self.num_classes, allow_none=True)
-        for name in ("hidden_a", "hidden_b", "ratios", "m_values"):
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ConfigError(f"setting 'optimizer' = {self.optimizer!r} is invalid: expected 'sgd' or 'adamw'")
+        if self.net_a not in NETWORKS_A:
+            raise ConfigError(f"setting 'net_a' = {self.net_a!r} is invalid: expected one of {NETWORKS_A}")
+        for name in ("hidden_a", "hidden_b", "ratios", "m_values", "cnn_widths", "cnn_hidden", "cnn_pool"):
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
                 raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a list")
             object.__setattr__(self, name, tuple(value))
         if not self.hidden_a or not self.hidden_b:
             raise ConfigError("settings 'hidden_a' and 'hidden_b' need at least one hidden layer (Algorithm 1 ranks it)")
-        for name in ("hidden_a", "hidden_b"):
+        if (len(self.cnn_widths), len(self.cnn_hidden), len(self.cnn_pool)) != (3, 2, 2):
+            raise ConfigError("settings 'cnn_widths' (3 conv widths), 'cnn_hidden' (2 FC widths) and 'cnn_pool' "
+                              f"(2 sizes) are invalid: got {self.cnn_widths}, {self.cnn_hidden}, {self.cnn_pool}")
+        for name in ("hidden_a", "hidden_b", "cnn_widths", "cnn_hidden", "cnn_pool"):
             for width in getattr(self, name):
                 whole(name, 1, width)
         for r in self.ratios:
@@ -476,15 +499,19 @@ def nullified_teacher_study(data, cfg: NullifiedStudySettings | Mapping[str, Any
 
     ``cfg``: a :class:`NullifiedStudySettings`, or a mapping with its keys (``seeds``,
     ``joint_epochs``, ``student_epochs`` required; other keys of a chapter profile are ignored).
-    Ranks the penultimate layer of an MLP on modality a (hidden_a, hidden_b, joint_epochs,
+    Ranks the penultimate layer of the network on modality a (hidden_a, hidden_b, joint_epochs,
     num_permutations), derives the regular teacher (r = 0), the modality-general / -specific / random
     teachers for every r in ``ratios`` and modality-general ones at ``m_ratio`` for every M in
     ``m_values``, and distils each into an MLP on modality b with eq. (1) (rho, temperature,
     student_epochs, batch_size, lr, momentum, weight_decay). The networks output
     :func:`study_num_classes` logits (the dataset's ``num_classes``), not ``train.y.max() + 1``. Students of one seed share their initialisation, so differences
     between teachers are paired. Returns the teacher list (kind, r, M), the (T, S) student and teacher
-    test accuracies, the (S,) no-KD accuracies, the (S, d) salience, and the teachers' test logits
-    (T, S, N_test, K), from which other chapters compute information criteria.
+    test accuracies, the (S,) no-KD accuracies, the (S, d) salience, the (S, d)
+    ``teacher_alone_salience`` (the same permutations scored against the teacher's own logits:
+    permutation importance without the other modality, Algorithm 1's control), and the teachers'
+    test logits (T, S, N_test, K), from which other chapters compute information criteria.
+    ``net_a`` / ``optimizer`` choose the teacher's network (an MLP, or the audio CNN on MFCC maps)
+    and the optimiser of every training.
 
     Beside the regular teacher it distils four control teachers (:mod:`mfh_lib.controls`), each into a
     student of the same initialisation per seed: "noise teacher" (the regular teacher's head fed
@@ -522,27 +549,47 @@ def _cross_fitted_logits(data, make_a, make_b, cfg: NullifiedStudySettings | Map
                             desc="cross-fitted teacher", **train_kwargs)
         net_a = member_part(pairs, "net_a")
         with torch.no_grad():
-            test_logits.append(net_a(data.test.a.to(device).expand(S, -1, -1)).cpu())
-            return net_a(data.train.a[held_out].to(device).expand(S, -1, -1)).cpu()
+            test_logits.append(net_a(_stack(data.test.a, S, device)).cpu())
+            return net_a(_stack(data.train.a[held_out], S, device)).cpu()
 
     out_of_fold = controls.cross_fit(fit_predict, len(data.train), cfg.cross_fit_folds,
                                      torch.Generator().manual_seed(7))
     return out_of_fold, torch.stack(test_logits).mean(0)
 
 
+def network_a(data, cfg: NullifiedStudySettings, num_classes: int) -> Callable[[], nn.Module]:
+    """Factory of the study's network on modality a (``cfg.net_a``), written head(features(x))."""
+    if cfg.net_a == "audio_cnn":
+        from .audio_models import audio_cnn_teacher
+
+        if data.train.a.dim() != 4:
+            raise ConfigError(f"net_a 'audio_cnn' needs (N, C, F, T) maps on modality a, got shape "
+                              f"{tuple(data.train.a.shape)}")
+        return lambda: audio_cnn_teacher(num_classes, in_channels=data.train.a.shape[1], widths=cfg.cnn_widths,
+                                         hidden=cfg.cnn_hidden, pool_grid=tuple(cfg.cnn_pool))
+    if data.train.a.dim() != 2:
+        raise ConfigError(f"net_a 'mlp' needs (N, D) features on modality a, got shape {tuple(data.train.a.shape)}; "
+                          "use net_a='audio_cnn' for maps")
+    return lambda: models.ranked_mlp(data.train.a.shape[1], cfg.hidden_a, num_classes)
+
+
 def _nullified_teacher_study(data, cfg: NullifiedStudySettings, device) -> dict:
     S = cfg.seeds
     num_classes = study_num_classes(data, cfg)
-    make_a = lambda: models.ranked_mlp(data.train.a.shape[1], cfg.hidden_a, num_classes)
+    make_a = network_a(data, cfg, num_classes)
     make_b = lambda: models.ranked_mlp(data.train.b.shape[1], cfg.hidden_b, num_classes)
     train_kwargs = dict(batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum,
-                        weight_decay=cfg.weight_decay, device=device)
+                        weight_decay=cfg.weight_decay, optimizer=cfg.optimizer, device=device)
     _, features, head, train_h, distances = rank_channels(
         data, make_a, make_b, num_seeds=S, num_epochs=cfg.joint_epochs,
         num_permutations=cfg.num_permutations, **train_kwargs)
     salience = salience_from_distances(distances)
+    with torch.no_grad():  # Algorithm 1's control: permutation importance of the teacher alone
+        own_logits = head(train_h)
+    teacher_alone = permutation_distances(head, train_h, own_logits, num_permutations=cfg.num_permutations,
+                                          generator=torch.Generator().manual_seed(1))
     fill = train_h.mean(1)
-    test_h = features(data.test.a.to(device).expand(S, -1, -1)).detach()
+    test_h = features(_stack(data.test.a, S, device)).detach()
     teachers = [("regular", 0.0, cfg.num_permutations, torch.ones_like(salience))]
     for mode in NULLIFY_MODES:
         for r in cfg.ratios:
@@ -589,10 +636,116 @@ def _nullified_teacher_study(data, cfg: NullifiedStudySettings, device) -> dict:
     control_names = list(control_logits)
     return {"teachers": [t[:3] for t in teachers], "student_acc": students[:T * S].view(T, S),
             "teacher_acc": teacher_acc.view(T, S), "no_kd": no_kd["test_acc"], "salience": salience,
+            "teacher_alone_salience": salience_from_distances(teacher_alone).cpu(),
             "teacher_test_logits": test_logits,
             "controls": {name: students[(T + i) * S:(T + i + 1) * S] for i, name in enumerate(control_names)},
             "control_teachers": {name: describe(*control_logits[name]) for name in control_names},
             "regular_train": describe(regular_train, None)}
+
+
+def study_runs(result: dict) -> "Any":
+    """A :func:`nullified_teacher_study` result as a tidy table, one row per (teacher, seed).
+
+    Columns: ``teacher`` (kind: "regular", "general", "specific", "random", "general (vs M)", or a
+    control name), ``family`` ("teacher" or "control"), ``r``, ``M`` (NaN for controls), ``seed``,
+    ``student`` (test accuracy, %), ``teacher_acc`` (the teacher's test accuracy, %; NaN where it
+    predicts no test input), ``no_kd`` (the no-KD student of the same seed, %).
+    """
+    import pandas as pd
+
+    no_kd = result["no_kd"].numpy()
+    rows = [{"teacher": kind, "family": "teacher", "r": r, "M": m, "seed": s, "student": float(result["student_acc"][i, s]),
+             "teacher_acc": float(result["teacher_acc"][i, s]), "no_kd": float(no_kd[s])}
+            for i, (kind, r, m) in enumerate(result["teachers"]) for s in range(len(no_kd))]
+    for name, acc in result["controls"].items():
+        test = result["control_teachers"][name].get("test_acc")
+        test = result["no_kd"] if test is None and name == "born-again" else test
+        rows += [{"teacher": name, "family": "control", "r": float("nan"), "M": float("nan"), "seed": s,
+                  "student": float(acc[s]), "teacher_acc": float(test[s]) if test is not None else float("nan"),
+                  "no_kd": float(no_kd[s])} for s in range(len(no_kd))]
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------ Algorithm 1 on planted input channels
+@dataclass(frozen=True)
+class InputRankingSettings:
+    """Settings of :func:`input_ranking_study`.
+
+    ``seeds`` (required); ``hidden``: hidden widths of both MLPs; ``epochs``: epochs of the joint
+    training (step 1) and of the students; ``num_permutations``: M; ``ratio``: r of the nullified
+    input channels of the end-to-end run (rank -> nullify -> distil); ``rho``: rho of its students;
+    ``batch_size``, ``lr``, ``momentum``, ``weight_decay``: SGD settings.
+    """
+
+    seeds: int
+    hidden: tuple[int, ...] = (32,)
+    epochs: int = 25
+    num_permutations: int = 10
+    ratio: float = 0.5
+    rho: float = 0.0
+    batch_size: int = 64
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+
+    def __post_init__(self):
+        for name in ("seeds", "epochs", "num_permutations", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a whole number >= 1")
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        if not self.hidden or any(not isinstance(h, int) or h < 1 for h in self.hidden):
+            raise ConfigError(f"setting 'hidden' = {self.hidden!r} is invalid: expected widths >= 1")
+        check_unit_interval("setting 'ratio'", self.ratio)
+        check_unit_interval("setting 'rho'", self.rho)
+
+
+def input_ranking_study(data, settings: InputRankingSettings, *, device="cpu", use_cache: bool = True) -> dict:
+    """Algorithm 1 on the *input* channels of modality a, then rank -> nullify -> distil, for S seeds.
+
+    ``data``: a MultimodalDataset with (N, D_a) / (N, D_b) features (e.g. the planted-truth stand-in).
+    Returns ``n`` (training clips), ``distances`` (S, M, D_a) permutation distances (the salience for
+    every M' <= M is a prefix mean, :func:`salience_from_distances`), ``teacher_alone`` (S, M, D_a):
+    the same permutations scored against the teacher's own unpermuted logits (permutation importance
+    of the teacher alone, Dist(f_a(X~a), f_a(X^a))), and for the end-to-end run at ``ratio``:
+    ``keep`` {mode: (S, D_a) mask}, ``teacher_acc`` / ``student_acc`` {mode or "regular": (S,) test
+    accuracy (%)}, ``no_kd`` (S,). Students of one seed share their initialisation. Cached by the
+    data's content hash and the settings.
+    """
+    if not isinstance(settings, InputRankingSettings):
+        raise ConfigError(f"settings must be InputRankingSettings, got {type(settings).__name__}")
+    cache = ResultsCache("input_ranking_study", enabled=use_cache)
+    key = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(settings).items()}
+    return cache.get_or_compute({"data": data.content_hash, **key}, lambda: _input_ranking_study(data, settings, device))
+
+
+def _input_ranking_study(data, cfg: InputRankingSettings, device) -> dict:
+    S, k = cfg.seeds, study_num_classes(data)
+    make_a = lambda: models.ranked_mlp(data.train.a.shape[1], cfg.hidden, k, rank_layer="input")
+    make_b = lambda: models.ranked_mlp(data.train.b.shape[1], cfg.hidden, k, rank_layer="input")
+    sgd = dict(batch_size=cfg.batch_size, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, device=device)
+    _, features, head, train_h, distances = rank_channels(data, make_a, make_b, num_seeds=S, num_epochs=cfg.epochs,
+                                                          num_permutations=cfg.num_permutations, **sgd)
+    with torch.no_grad():
+        own = head(train_h)
+    teacher_alone = permutation_distances(head, train_h, own, num_permutations=cfg.num_permutations,
+                                          generator=torch.Generator().manual_seed(1)).cpu()
+    salience = salience_from_distances(distances).to(device)
+    fill, test_h = train_h.mean(1), features(_stack(data.test.a, S, device))
+    keeps = {"regular": torch.ones_like(salience)}
+    keeps.update({mode: nullify_keep_mask(salience, cfg.ratio, mode, torch.Generator().manual_seed(3))
+                  for mode in NULLIFY_MODES})
+    with torch.no_grad():
+        train_logits = torch.cat([head(nullify(train_h, keep, fill)) for keep in keeps.values()])
+        test_acc = [member_accuracy(head(nullify(test_h, keep, fill)).cpu(), data.test.y) for keep in keeps.values()]
+    val, test = (data.val.b, data.val.y), (data.test.b, data.test.y)
+    students = distill_students(make_b, data.train.b, data.train.y, train_logits, val, test, rho=cfg.rho,
+                                num_epochs=cfg.epochs, seed=100, num_init=S, **sgd)["test_acc"].view(len(keeps), S)
+    no_kd = distill_students(make_b, data.train.b, data.train.y, None, val, test, rho=1.0, num_members=S,
+                             num_epochs=cfg.epochs, seed=100, **sgd)["test_acc"]
+    return {"n": len(data.train), "distances": distances, "teacher_alone": teacher_alone,
+            "keep": {mode: keep.cpu() for mode, keep in keeps.items()},
+            "teacher_acc": dict(zip(keeps, test_acc)), "student_acc": dict(zip(keeps, students)), "no_kd": no_kd}
 
 
 # ------------------------------------------------------------------ a user's own paired data
@@ -775,5 +928,6 @@ def distill_module(make_student: Callable[[], nn.Module], train_b, train_y, teac
 __all__ = ["DISTANCES", "NULLIFY_MODES", "JointPair", "distance", "member_cross_entropy", "joint_loss", "train_joint",
            "member_part", "permutation_distances", "salience_from_distances", "permutation_salience",
            "nullify_keep_mask", "nullify", "precision_at_k", "distill_students", "rank_channels",
-           "NullifiedStudySettings", "study_num_classes", "nullified_teacher_study", "teacher_label", "PairDiagnosis",
+           "NullifiedStudySettings", "study_num_classes", "NETWORKS_A", "network_a", "InputRankingSettings",
+           "input_ranking_study", "study_runs", "nullified_teacher_study", "teacher_label", "PairDiagnosis",
            "diagnose_dataset", "diagnose_pair", "fit_module", "predict_module", "distill_module", "progress"]

@@ -363,3 +363,88 @@ def theorem1_chain(data: Theorem1Data, risk_final: torch.Tensor, delta: float) -
         "eps_hat": eps_hat,
         "eps_star_hat": eps_star_hat,
     }
+
+
+# --- The Theorem 1 study: typed settings, one cached call per feature scale -----------------------
+
+THEOREM1_STUDY_VERSION = 1  # bump when a change alters results, so cached studies are recomputed
+
+
+@dataclass(frozen=True)
+class Theorem1Settings:
+    """The Theorem 1 experiment on the MVD (chapter 03); every field has a default and is validated.
+
+    n training pairs per run, ``dim`` = d_a = d_b decisive features per modality, ``num_shared``
+    the overlaps d_0 swept (gamma = d_0 / (2 dim - d_0)), ``seeds`` runs per gamma,
+    ``reference_draws`` further draws per gamma for (eps_hat, lam_hat), ``delta`` the failure
+    probability of eq. (4), ``flow_time`` / ``step`` the gradient flow (units of 1/L, see
+    :func:`gradient_flow`), ``convergence_steps`` the Euler steps compared for convergence.
+    """
+
+    n: int = 200
+    dim: int = 10
+    num_shared: tuple[int, ...] = tuple(range(11))
+    seeds: int = 5
+    reference_draws: int = 200
+    delta: float = 0.05
+    flow_time: float = 40.0
+    step: float = 0.5
+    convergence_steps: tuple[float, ...] = (1.0, 0.5, 0.25)
+
+    def __post_init__(self):
+        object.__setattr__(self, "num_shared", tuple(int(k) for k in self.num_shared))
+        object.__setattr__(self, "convergence_steps", tuple(float(h) for h in self.convergence_steps))
+        check_unit_interval("delta", self.delta)
+        for name in ("n", "dim", "seeds", "reference_draws"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        if self.n <= self.dim:
+            raise ConfigError(f"Theorem 1 needs n > dim (Z^u Z^uT invertible); got n={self.n}, dim={self.dim}")
+        bad = [k for k in self.num_shared if not 0 <= k <= self.dim]
+        if not self.num_shared or bad:
+            raise ConfigError(f"num_shared must be a non-empty list of overlaps in [0, dim={self.dim}], got {self.num_shared}")
+        if not self.flow_time > 0 or not 0 < self.step < 2 or not self.convergence_steps:
+            raise ConfigError(f"need flow_time > 0, 0 < step < 2 (Euler stability) and convergence_steps; got "
+                              f"flow_time={self.flow_time}, step={self.step}, convergence_steps={self.convergence_steps}")
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> "Theorem1Settings":
+        """The settings from a chapter profile (other keys of the profile are ignored); a missing
+        field raises a ConfigError that names it."""
+        from dataclasses import fields
+
+        missing = [f.name for f in fields(cls) if f.name not in cfg]
+        if missing:
+            raise ConfigError(f"the Theorem 1 profile lacks {missing}; add them to the chapter's config")
+        return cls(**{f.name: cfg[f.name] for f in fields(cls)})
+
+
+def theorem1_study(settings: Theorem1Settings, scale: float = 1.0, device="cpu", use_cache: bool = True) -> dict:
+    """Theorem 1 on the MVD at one feature ``scale``: data, gradient flow, Newton limit, proof chain.
+
+    Returns a dict: gamma (G,); chain (:func:`theorem1_chain`, tensors (G, S)); times (R,) and
+    risks (R, G, S) of the flow at ``settings.step``; risk_minimum (G, S) by Newton from the flow's
+    end; trajectories {step: (times (R,), risks (R, G, S))} for each convergence step. The data
+    are generated (seed 0), so the cache (:class:`mfh_lib.cache.ResultsCache`, namespace
+    "03_theorem1") is keyed by the settings, the scale and the code version.
+    """
+    from dataclasses import asdict
+
+    from .cache import ResultsCache
+
+    def compute():
+        data = theorem1_data(settings.n, settings.dim, list(settings.num_shared), settings.seeds,
+                             settings.reference_draws, scale=scale, seed=0, device=device)
+        trajectories = {}
+        for step in settings.convergence_steps:
+            _, times, risks = gradient_flow(data.features_b, data.teacher_logits, settings.flow_time, step=step)
+            trajectories[step] = (times, risks.cpu())
+        theta, times, risks = gradient_flow(data.features_b, data.teacher_logits, settings.flow_time, step=settings.step)
+        _, risk_minimum = newton_minimum(data.features_b, data.teacher_logits, theta)
+        return {"gamma": data.gamma, "chain": theorem1_chain(data, risks[-1], settings.delta), "times": times,
+                "risks": risks.cpu(), "risk_minimum": risk_minimum.cpu(), "trajectories": trajectories}
+
+    if not use_cache:
+        return compute()
+    key = {"version": THEOREM1_STUDY_VERSION, "settings": asdict(settings), "scale": float(scale)}
+    return ResultsCache("03_theorem1").get_or_compute(key, compute)

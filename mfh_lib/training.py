@@ -266,11 +266,13 @@ def fit_best_epoch(make_model: Callable[[], nn.Module], train_inputs: Sequence[t
                    val_inputs: Sequence[torch.Tensor], val_labels: torch.Tensor, *, num_members: int, num_epochs: int,
                    batch_size: int, optimizer: str = "adam", lr: float = 1e-3, rho: float = 1.0,
                    teacher_logits: torch.Tensor | None = None, temperature: float = 1.0, seed: int = 0,
-                   device="cpu") -> Ensemble:
+                   device="cpu", member_data: bool = False) -> Ensemble:
     """Train ``num_members`` seeds of ``make_model`` with MFH eq. (1), keeping for every member the
     weights of its best validation epoch.
 
-    ``train_inputs`` / ``val_inputs``: the model's inputs, (N, ...) tensors shared by every member.
+    ``train_inputs`` / ``val_inputs``: the model's inputs, (N, ...) tensors shared by every member,
+    or with ``member_data`` (S, N, ...): member i trains and is validated on its own data draw (then
+    ``val_labels`` is (S, N) too).
     ``train_labels``: (N,) shared, or (S, N) one row per member (a shuffled-label noise teacher).
     ``teacher_logits``: (S, N, K), member i distils member i; ``rho = 1`` is supervised training.
     Member i starts from ``torch.manual_seed(seed + i)``; batch orders come from a generator seeded
@@ -284,7 +286,7 @@ def fit_best_epoch(make_model: Callable[[], nn.Module], train_inputs: Sequence[t
     ensemble = Ensemble(make_model, num_members, seed=seed, device=device)
     num_inputs = len(train_inputs)
     tensors = [*train_inputs, train_labels] + ([] if teacher_logits is None else [teacher_logits])
-    shared = [True] * num_inputs + [train_labels.dim() == 1] + ([] if teacher_logits is None else [False])
+    shared = [not member_data] * num_inputs + [train_labels.dim() == 1] + ([] if teacher_logits is None else [False])
 
     def loss_fn(model, *batch):
         """MFH eq. (1) per member (losses.kd_loss, computed for all members at once)."""
@@ -305,7 +307,7 @@ def fit_best_epoch(make_model: Callable[[], nn.Module], train_inputs: Sequence[t
     best_params = {k: v.detach().clone() for k, v in ensemble.params.items()}
 
     def keep_best(epoch):
-        acc = member_accuracy(predict_ensemble(ensemble, *val_inputs, shared=True), val_labels)
+        acc = member_accuracy(predict_ensemble(ensemble, *val_inputs, shared=not member_data), val_labels)
         improved = acc > best_acc
         for k, v in ensemble.params.items():
             best_params[k][improved] = v.detach()[improved]
@@ -321,13 +323,18 @@ def kd_study(teachers: dict, student: tuple, splits: dict, *, rhos: Sequence[flo
              teacher_epochs: int, student_epochs: int, batch_size: int, optimizer: str = "adam", lr: float = 1e-3,
              temperature: float = 1.0, control_rho: float | None = None, noise_teacher: str | None = None,
              smoothing_teacher: str | None = None, born_again: bool = False, cross_fit: Sequence[str] = (),
-             num_folds: int = 2, results_cache=None, key: dict | None = None, device="cpu") -> dict:
+             num_folds: int = 2, baselines: dict | None = None, member_data: bool = False, distil: bool = True,
+             results_cache=None, key: dict | None = None, device="cpu") -> dict:
     """Teachers, KD students and control students of one crossmodal-KD experiment, paired by seed.
 
     ``teachers``: {name: (make_model, inputs)}, ``student``: (make_model, inputs), where ``inputs(split)``
     returns the model's input tensors of a split. ``splits``: {"train": ..., "val": ..., <test splits>}
     (objects with ``.y`` and whatever ``inputs`` reads); every model is selected at its best
-    validation epoch and evaluated on every other split.
+    validation epoch and evaluated on every other split. ``member_data``: every split's tensors
+    carry a leading member axis, (S, N, ...) and ``y`` (S, N): seed i trains, is selected and is
+    evaluated on its own data draw i (seeds that re-draw the data). ``baselines``: {name: (make_model,
+    inputs)} trained and evaluated like the teachers (e.g. an image-only network) but not distilled.
+    ``distil=False`` trains the teachers and baselines only (a sweep over teacher inputs).
 
     Students (seed i of each shares initial weights and batch order): "No-KD" (rho = 1), "<teacher>-KD"
     at every rho of ``rhos``, and, at ``control_rho``, the controls of :mod:`mfh_lib.controls`:
@@ -342,15 +349,18 @@ def kd_study(teachers: dict, student: tuple, splits: dict, *, rhos: Sequence[flo
 
     Every trained unit is cached in ``results_cache`` under ``{**key, "run": ...}`` so a re-run only
     trains what is missing. Returns {"teachers": {name: {"acc": {split: (S,)}, "confidence": (S,)}},
-    "students": {(condition, rho): {"acc": {split: (S,)}}}} with accuracies in percent (CPU tensors).
+    "baselines": {name: {"acc": {split: (S,)}}}, "students": {(condition, rho): {"acc": {split: (S,)}}}}
+    with accuracies in percent (CPU tensors).
     """
     from . import controls
 
     train, val = splits["train"], splits["val"]
     evaluated = {name: split for name, split in splits.items() if name not in ("train", "val")}
-    num_classes = int(train.y.max()) + 1
+    if member_data and train.y.shape[0] != num_members:
+        raise ValueError(f"member_data: the splits hold {train.y.shape[0]} data draws for {num_members} members")
     settings = dict(num_members=num_members, batch_size=batch_size, optimizer=optimizer, lr=lr,
-                    temperature=temperature, device=device)
+                    temperature=temperature, device=device, member_data=member_data)
+    sample_axis = 1 if member_data else 0
 
     def cached(run: str, compute: Callable[[], dict]) -> dict:
         if results_cache is None:
@@ -359,10 +369,11 @@ def kd_study(teachers: dict, student: tuple, splits: dict, *, rhos: Sequence[flo
 
     def evaluate(ensemble, inputs, keep_logits: bool = True) -> dict:
         """Accuracy on every evaluated split and (for teachers) the logits on the training pairs."""
-        out = {f"acc/{name}": member_accuracy(predict_ensemble(ensemble, *inputs(split), shared=True), split.y).cpu()
+        out = {f"acc/{name}": member_accuracy(predict_ensemble(ensemble, *inputs(split), shared=not member_data),
+                                             split.y).cpu()
                for name, split in evaluated.items()}
         if keep_logits:
-            out["train_logits"] = predict_ensemble(ensemble, *inputs(train), shared=True).cpu()
+            out["train_logits"] = predict_ensemble(ensemble, *inputs(train), shared=not member_data).cpu()
         return out
 
     def fit(make_model, inputs, num_epochs, seed, labels=None, **kwargs):
@@ -373,10 +384,15 @@ def kd_study(teachers: dict, student: tuple, splits: dict, *, rhos: Sequence[flo
     for index, (name, (make_model, inputs)) in enumerate(progress(list(teachers.items()), desc="teachers")):
         teacher_runs[name] = cached(f"teacher/{name}", lambda: evaluate(
             fit(make_model, inputs, teacher_epochs, seed=1000 * (index + 1)), inputs))
+    baseline_runs = {}
+    for index, (name, (make_model, inputs)) in enumerate((baselines or {}).items()):
+        baseline_runs[name] = cached(f"baseline/{name}", lambda: evaluate(
+            fit(make_model, inputs, teacher_epochs, seed=50_000 + 1000 * index), inputs, keep_logits=False))
     if noise_teacher is not None:
         make_model, inputs = teachers[noise_teacher]
         generator = torch.Generator().manual_seed(7)
-        shuffled = torch.stack([controls.shuffled_labels(train.y.cpu(), generator) for _ in range(num_members)]).to(train.y.device)
+        label_rows = train.y.cpu() if member_data else train.y.cpu().expand(num_members, -1)
+        shuffled = torch.stack([controls.shuffled_labels(row, generator) for row in label_rows]).to(train.y.device)
         teacher_runs["noise teacher"] = cached(f"noise teacher/{noise_teacher}", lambda: evaluate(
             fit(make_model, inputs, teacher_epochs, seed=1000 * (len(teachers) + 1), labels=shuffled), inputs))
 
@@ -391,31 +407,40 @@ def kd_study(teachers: dict, student: tuple, splits: dict, *, rhos: Sequence[flo
             return evaluate(ensemble, student_inputs, keep_logits=condition == "No-KD")
         return cached(f"student/{condition}/{rho:g}", compute)
 
-    student_runs = {("No-KD", 1.0): student_run("No-KD", 1.0, lambda: None)}
-    for rho in rhos:
+    student_runs = {("No-KD", 1.0): student_run("No-KD", 1.0, lambda: None)} if distil else {}
+    for rho in rhos if distil else ():
         for name in teachers:
             student_runs[(f"{name}-KD", float(rho))] = student_run(f"{name}-KD", float(rho), lambda: teacher_runs[name]["train_logits"])
-    if control_rho is not None:
+    if control_rho is not None and distil:
         rho = float(control_rho)
         if noise_teacher is not None:
             student_runs[("noise teacher", rho)] = student_run("noise teacher", rho, lambda: teacher_runs["noise teacher"]["train_logits"])
         if born_again:
             student_runs[("born-again", rho)] = student_run("born-again", rho, lambda: student_runs[("No-KD", 1.0)]["train_logits"])
         if smoothing_teacher is not None:
-            confidence = controls.mean_confidence(teacher_runs[smoothing_teacher]["train_logits"], temperature)
+            smoothing_logits = teacher_runs[smoothing_teacher]["train_logits"]
+            confidence = controls.mean_confidence(smoothing_logits, temperature)
+            # the networks' output width is the number of classes (a class absent from training still has a logit)
             student_runs[("label smoothing", rho)] = student_run(
-                "label smoothing", rho, lambda: controls.smoothing_logits(train.y.cpu(), num_classes, confidence, temperature))
+                "label smoothing", rho,
+                lambda: controls.smoothing_logits(train.y.cpu(), smoothing_logits.shape[-1], confidence, temperature))
         for name in cross_fit:
             make_model, inputs = teachers[name]
 
+            def rows(x, index):  # the samples ``index`` of x (along the member-data sample axis)
+                return x.index_select(sample_axis, index.to(x.device))
+
             def out_of_fold(train_index, held_out, make_model=make_model, inputs=inputs):
-                ensemble = fit_best_epoch(make_model, [x[train_index] for x in inputs(train)], train.y[train_index],
-                                          inputs(val), val.y, num_epochs=teacher_epochs,
-                                          seed=1000 * (list(teachers).index(name) + 1), **settings)
-                return predict_ensemble(ensemble, *(x[held_out] for x in inputs(train)), shared=True).cpu()
+                ensemble = fit_best_epoch(make_model, [rows(x, train_index) for x in inputs(train)],
+                                          rows(train.y, train_index), inputs(val), val.y,
+                                          num_epochs=teacher_epochs, seed=1000 * (list(teachers).index(name) + 1),
+                                          **settings)
+                return predict_ensemble(ensemble, *(rows(x, held_out) for x in inputs(train)),
+                                        shared=not member_data).cpu()
 
             def logits(out_of_fold=out_of_fold):
-                return controls.cross_fit(out_of_fold, len(train.y), num_folds, torch.Generator().manual_seed(11))
+                return controls.cross_fit(out_of_fold, train.y.shape[sample_axis], num_folds,
+                                          torch.Generator().manual_seed(11))
             student_runs[(f"cross-fitted {name}-KD", rho)] = student_run(f"cross-fitted {name}-KD", rho, logits)
 
     def accuracies(run: dict) -> dict:
@@ -425,5 +450,6 @@ def kd_study(teachers: dict, student: tuple, splits: dict, *, rhos: Sequence[flo
         "teachers": {name: {"acc": accuracies(run),
                             "confidence": controls.mean_confidence(run["train_logits"], temperature)}
                      for name, run in teacher_runs.items()},
+        "baselines": {name: {"acc": accuracies(run)} for name, run in baseline_runs.items()},
         "students": {condition: {"acc": accuracies(run)} for condition, run in student_runs.items()},
     }

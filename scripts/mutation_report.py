@@ -38,6 +38,7 @@ MODULES = {
     "theory": "mfh_lib.theory",
     "gaussian_kd": "mfh_lib.gaussian_kd",
     "gaussian_mvd": "mfh_lib.data.gaussian_mvd",
+    "training": "mfh_lib.training",
 }
 COPY = ["mfh_lib", "tests", "conftest.py", "setup.cfg", "pyproject.toml", "chapters/configs"]
 KILLED = {"killed", "timeout"}

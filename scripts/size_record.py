@@ -1,9 +1,11 @@
 """Size the ``record`` profile of every chapter from its committed quick results, used as a pilot.
 
-    python scripts/size_record.py [--results book/_results] [--budget-min 60] [--write-configs]
+    python scripts/size_record.py [--results tests/smoke/_results] [--budget-min 60] [--write-configs]
 
 For every testable claim (category ``paper`` or ``ours``; declared kind ``directional``,
-``equivalence`` or ``value``) of ``book/_results/<chapter>.json`` this computes, with
+``equivalence`` or ``value``) of the smoke tier's quick results, ``tests/smoke/_results/<chapter>.json``
+(the record tier's, ``book/_results``, before ``run_chapters.py --migrate-tiers`` made the smoke
+tier; a record run is no pilot), this computes, with
 :func:`mfh_lib.stats.units_needed` and the pilot's per-unit standard deviation (``se * sqrt(n)``),
 the replicates that would decide the claim:
 
@@ -473,7 +475,8 @@ def with_record_profile(text: str, seeds: dict[str, int]) -> str:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--results", type=Path, default=ROOT / "book" / "_results")
+    smoke = ROOT / "tests" / "smoke" / "_results"  # the quick pilots (scripts/run_chapters.py: tiers)
+    p.add_argument("--results", type=Path, default=smoke if smoke.is_dir() else ROOT / "book" / "_results")
     p.add_argument("--provenance", type=Path, default=None, help="default: RESULTS/provenance")
     p.add_argument("--configs", type=Path, default=ROOT / "chapters" / "configs")
     p.add_argument("--budget-min", type=float, default=BUDGET_MIN)

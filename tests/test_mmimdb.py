@@ -43,7 +43,8 @@ def test_reads_hdf5_layout(tmp_path):
     # Standardised with training statistics only.
     assert torch.allclose(data.train.b.mean(0), torch.zeros(300), atol=1e-5)
     train_text = torch.from_numpy(arrays["features"][:8])
-    expected_val = (torch.from_numpy(arrays["features"][8:10]) - train_text.mean(0)) / train_text.std(0)
+    # (mfh_lib.data.splits.standardize: population std of the training rows)
+    expected_val = (torch.from_numpy(arrays["features"][8:10]) - train_text.mean(0)) / train_text.std(0, correction=0)
     assert torch.allclose(data.val.b, expected_val, atol=1e-4)
 
 
@@ -173,3 +174,83 @@ def test_student_claims_need_matched_teachers():
         est = stats.mean_estimate([3.0, 4.0, 5.0])
         assert evidence.judge(test, est, preconditions={"teachers_matched": margin + 0.5}).verdict == evidence.NOT_TESTABLE
         assert evidence.judge(test, est, preconditions={"teachers_matched": margin - 0.5}).verdict == evidence.REPRODUCED
+
+
+# --- the App. B.3 study (mfh_lib.multilabel) on a tiny stand-in --------------------------------
+
+TINY_STUDY = {"seeds": 2, "teacher_epochs": 2, "student_epochs": 2, "hidden_text": 8, "hidden_image": 8,
+              "embed_dim": 8, "batch_size": 64, "lr": 0.01}
+
+
+def test_f1_matched_study_returns_a_tidy_per_seed_table():
+    from mfh_lib import multilabel
+
+    data = mmimdb.make_standin(seed=0, num_train=120, num_val=60, num_test=60, text_features=12, image_features=16)
+    study = multilabel.f1_matched_kd_study(data, TINY_STUDY, use_cache=False)
+    table = study.table
+    matched = table[table.selection == multilabel.MATCHED]
+    assert list(dict.fromkeys(matched.condition)) == [multilabel.NO_KD, *multilabel.TEACHERS]
+    assert len(table) == 2 * (5 + 4) and set(table.seed) == {0, 1}
+    assert set(table.selection) == {multilabel.MATCHED, multilabel.BEST_EPOCH}
+    teachers = table[table.condition != multilabel.NO_KD]
+    assert teachers.notna().all().all() and ((teachers.teacher_epoch >= 1) & (teachers.teacher_epoch <= 2)).all()
+    np.testing.assert_allclose(teachers.gamma_hat, teachers.share_general + teachers.share_text, rtol=1e-6)
+    np.testing.assert_allclose(teachers[["share_general", "share_text", "share_image"]].sum(axis=1), 1, rtol=1e-5)
+    assert table[table.condition == multilabel.NO_KD].teacher_micro_f1.isna().all()
+    assert study.values(multilabel.REGULAR, "student_micro_f1").shape == (2,)
+    assert study.pseudo_label_agreement.shape == (2,) and (study.pseudo_label_agreement <= 100).all()
+    with pytest.raises(KeyError, match="no condition"):
+        study.values(multilabel.NO_KD, "teacher_epoch", multilabel.BEST_EPOCH)
+
+
+def test_f1_matched_settings_name_what_is_missing_or_wrong():
+    from mfh_lib import multilabel
+
+    with pytest.raises(ConfigError, match="teacher_epochs"):
+        multilabel.F1MatchedKDSettings.from_dict({k: v for k, v in TINY_STUDY.items() if k != "teacher_epochs"})
+    with pytest.raises(ConfigError, match="hiden_text"):
+        multilabel.F1MatchedKDSettings.from_dict({**TINY_STUDY, "hiden_text": 4})
+    for bad in ({"seeds": 0}, {"rho": 2.0}, {"lr": -1.0}, {"batch_size": 1.5}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            multilabel.F1MatchedKDSettings.from_dict({**TINY_STUDY, **bad})
+    doc = multilabel.F1MatchedKDSettings.__doc__
+    assert all(f"``{name}``" in doc for name in multilabel.F1MatchedKDSettings.__dataclass_fields__)
+    # the chapter's profiles are valid settings once the stand-in's size is set aside
+    from mfh_lib import config
+    for profile in ("quick", "full", "record"):
+        cfg = config.load_profile("06_mmimdb", profile)
+        multilabel.F1MatchedKDSettings.from_dict({k: v for k, v in cfg.items() if k != "standin"})
+
+
+def test_a_genre_absent_from_training_still_gets_its_logit():
+    """K logits for K labels even when one label has no positive in training (num_classes, not the data)."""
+    from mfh_lib import multilabel
+    from mfh_lib.data import MultimodalDataset, MultimodalSplit
+
+    gen = torch.Generator().manual_seed(0)
+
+    def split(n, third_genre):
+        y = (torch.rand(n, 3, generator=gen) < 0.5).float()
+        y[:, 2] = y[:, 2] * third_genre
+        return MultimodalSplit(torch.randn(n, 6, generator=gen) + y[:, :1], torch.randn(n, 5, generator=gen) + y[:, 1:2], y)
+
+    data = MultimodalDataset(split(80, 0.0), split(40, 1.0), split(40, 1.0), ("image", "text"), 3, "tiny", multilabel=True)
+    run = multilabel._Run(data, multilabel.F1MatchedKDSettings.from_dict({**TINY_STUDY, "teacher_epochs": 1}), "cpu")
+    history = run.fit("fusion", run.teacher_half, data.train.y, "bce", 1, seed=0, teacher=True)
+    assert history["test"].shape == (1, 2, 40, 3)
+    with pytest.raises(ConfigError, match="num_classes"):
+        multilabel.f1_matched_kd_study(MultimodalDataset(data.train, data.val, data.test, ("image", "text"), 2, "tiny",
+                                                         multilabel=True), TINY_STUDY, use_cache=False)
+
+
+def test_random_halves_are_disjoint_per_seed():
+    from mfh_lib.data.splits import random_halves
+
+    first, second = random_halves(11, 3, seed=4)
+    assert first.shape == second.shape == (3, 5)
+    for a, b in zip(first, second):
+        assert not set(a.tolist()) & set(b.tolist())
+    assert not torch.equal(first[0], first[1])
+    assert torch.equal(random_halves(11, 3, seed=4)[0], first) and mmimdb.random_halves is random_halves
+    with pytest.raises(ConfigError, match="num_members"):
+        random_halves(10, 0, seed=0)

@@ -284,3 +284,86 @@ def test_run_method_returns_the_learned_weights(setup):
     assert out["meta_weights"].shape == (2, len(train), 3)
     assert ((out["meta_weights"] > 0) & (out["meta_weights"] < 1)).all()
     assert "meta_weights" not in msd.run_method("KD", dataset, teacher, val, settings, num_seeds=2, student_hidden=(4,))
+
+
+# ----------------------------------------------------------------------------- fused forward, study functions
+
+
+@pytest.mark.parametrize("hint_dim", [None, 5])
+def test_fused_forward_equals_the_generic_vmap_forward(hint_dim):
+    ens = Ensemble(lambda: msd.LateFusionNet(6, 4, 3, (8, 5), (7,), hint_dim=hint_dim), 3, seed=0)
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(3, 10, 6, generator=g), torch.randn(3, 10, 2, 2, generator=g)
+    for views in (True, False):
+        fused = msd.member_forward(ens, a, b, views=views)
+        with msd.fused_forward(False):
+            generic = msd.member_forward(ens, a, b, views=views)
+        for x, y in zip(fused, generic):
+            assert x.shape == y.shape and torch.allclose(x, y, atol=1e-6)
+    # and so are its gradients (the meta step differentiates through it)
+    grads = []
+    for enabled in (True, False):
+        with msd.fused_forward(enabled):
+            logits, features = msd.member_forward(ens, a, b, views=True)
+            loss = logits.square().sum() + features.square().sum()
+            grads.append(torch.autograd.grad(loss, list(ens.params.values())))
+    assert all(torch.allclose(x, y, atol=1e-5) for x, y in zip(*grads))
+
+
+def test_meta_and_selection_are_disjoint_and_cover_the_validation_set():
+    val = toy_split(n=20, seed=3)
+    meta, selection = msd.meta_and_selection(val, 0.5, seed=0)
+    assert len(meta) == 10 and len(selection) == 10
+    rows = {tuple(r.tolist()) for r in torch.cat([meta.a, selection.a])}
+    assert len(rows) == 20 and rows == {tuple(r.tolist()) for r in val.a}
+    with pytest.raises(ConfigError, match="meta_share"):
+        msd.meta_and_selection(val, 0.01)
+
+
+def test_settings_name_unknown_and_invalid_settings():
+    with pytest.raises(ConfigError, match="unknown StudentSettings setting.*'widht'"):
+        msd.StudentSettings.from_mapping({"widht": 8})
+    with pytest.raises(ConfigError, match="'num_seeds'"):
+        msd.StudentSettings(num_seeds=0)
+    with pytest.raises(ConfigError, match="'modality_dropout'"):
+        msd.TeacherSettings(modality_dropout=0.7)
+    with pytest.raises(ConfigError, match="lacks setting 'teacher_dropout'"):
+        msd.settings_from_profile({"teacher_hidden": [8]}, False)
+
+
+def test_study_functions_on_a_tiny_set(tmp_path):
+    from mfh_lib.cache import ResultsCache
+    from mfh_lib.data import MultimodalDataset
+
+    dataset = msd.standardize(MultimodalDataset(toy_split(40, seed=0), toy_split(16, seed=1), toy_split(16, seed=2),
+                                                ("a", "b"), 3, "toy"))
+    cache = ResultsCache("msd_test", root=tmp_path)
+    teacher_settings = msd.TeacherSettings(hidden=(8,), num_epochs=2, batch_size=16)
+    teacher = msd.teacher_study(dataset, teacher_settings, cache=cache)
+    assert teacher.outputs["train"].logits.shape == (3, 40, 3) and teacher.probe_logits.shape == (16, 3)
+    settings = msd.StudentSettings(num_seeds=2, width=4, num_epochs=2, batch_size=16)
+    study = msd.student_study(dataset, teacher, ["KD", "MSD (meta)"], settings, teacher_settings=teacher_settings, cache=cache)
+    assert list(study.table.columns) == ["method", "seed", "accuracy"] and len(study.table) == 4
+    assert study.runs["MSD (meta)"]["meta_weight_curve"].shape == (2, 2, 3)
+    again = msd.student_study(dataset, teacher, ["KD"], settings, teacher_settings=teacher_settings, cache=cache)
+    assert torch.equal(again.runs["KD"]["test"]["accuracy"], study.runs["KD"]["test"]["accuracy"])  # from the cache
+    assert len(list(cache.dir.glob("*.pt"))) == 3
+
+
+def test_image_preference_and_truth_correlation():
+    # a teacher that is confident on the image alone for samples 0-1 and on the text alone for 2-3
+    sure, unsure = torch.tensor([4.0, -4.0]), torch.tensor([0.0, 0.0])
+    multimodal = torch.stack([sure] * 4)
+    a_only = torch.stack([sure, sure, unsure, unsure])
+    b_only = torch.stack([unsure, unsure, sure, sure])
+    logits, labels = torch.stack([multimodal, a_only, b_only]), torch.zeros(4, dtype=torch.long)
+    truth = torch.tensor([1.0, 1.0, -1.0, -1.0])
+    importance = msd.image_preference("importance", logits, labels)
+    correctness = msd.image_preference("correctness", logits, labels)
+    assert (importance * truth > 0).all() and (correctness * truth > 0).all()
+    meta = msd.image_preference("meta", logits, labels, meta_weights=torch.tensor([[1.0, 0.9, 0.1]] * 4))
+    assert torch.allclose(meta, torch.full((4,), 0.8))
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(-1, 2, (500,), generator=g).float()
+    est = msd.truth_correlation(x, x + torch.randn(500, generator=g))
+    assert est.ci_low < est.point < est.ci_high and est.ci_low > 0.3 and est.method == "fisher-z"

@@ -97,33 +97,26 @@ def test_standin_is_deterministic_and_plants_the_share():
     b = nyuv2.make_standin(40, 0, 8, 24, shared_share=0.5, seed=1)
     assert torch.equal(a.train.b, b.train.b) and torch.equal(a.test.y, b.test.y)
     assert a.train.b.shape == (40, 3, 24, 24) and a.train.a.shape == (40, 1, 24, 24) and len(a.val) == 0
-    assert 0.35 < a.ground_truth["object_kind_share"]["general"] < 0.65
+    assert 0.35 < a.ground_truth["instance_kind_share"]["general"] < 0.65
     only_general = nyuv2.make_standin(20, 0, 0, 24, shared_share=1.0, seed=1)
-    assert only_general.ground_truth["object_kind_share"]["general"] == 1.0
-    labels = set(only_general.train.y.unique().tolist()) - {nyuv2.IGNORE_INDEX}
-    assert labels <= {0, 1, 2, 3}  # wall, floor, box, ball only
+    assert only_general.ground_truth["instance_kind_share"]["general"] == 1.0
     with pytest.raises(ConfigError):
         nyuv2.make_standin(4, 0, 4, 24, shared_share=1.5)
 
 
-def test_specific_objects_are_invisible_in_the_other_modality():
-    """One object per scene (no occlusion), no sensor noise: compare with the empty room drawn from
-    the same random state. Specific objects change only their own modality."""
+def test_a_neutral_cue_is_flat_and_a_decisive_one_is_the_class_pattern():
+    """One object per scene, no sensor noise: an rgb-only instance has a flat face in depth, a
+    depth-only one a plain colour in RGB; the decisive cue varies over the face."""
     rng = np.random.default_rng(0)
     seen = set()
-    for _ in range(40):
-        state = rng.bit_generator.state
-        rgb, depth, labels, _ = nyuv2.render_scene(rng, 32, 0.0, 0.0, num_objects=(1, 1), rgb_noise=0, depth_noise=0)
-        empty_rng = np.random.default_rng()
-        empty_rng.bit_generator.state = state
-        empty_rgb, empty_depth, _, _ = nyuv2.render_scene(empty_rng, 32, 0.0, 0.0, num_objects=(0, 0), rgb_noise=0, depth_noise=0)
-        for cls in (4, 5, 6, 7):
-            mask = labels == cls
-            if mask.any():
-                seen.add(cls)
-                same_rgb, same_depth = np.allclose(rgb[:, mask], empty_rgb[:, mask]), np.allclose(depth[mask], empty_depth[mask])
-                assert (same_depth and not same_rgb) if cls in (4, 5) else (same_rgb and not same_depth)
-    assert seen == {4, 5, 6, 7}
+    for _ in range(60):
+        rgb, depth, labels, kinds = nyuv2.render_scene(rng, 32, 0.2, 0.0, num_objects=(1, 1), rgb_noise=0, depth_noise=0)
+        mask = labels >= 2
+        flat_rgb, flat_depth = np.ptp(rgb[:, mask], axis=1).max() == 0, np.ptp(depth[mask]) == 0
+        expected = {"general": (False, False), "rgb-only": (False, True), "depth-only": (True, False)}[kinds[0]]
+        assert (flat_rgb, flat_depth) == expected, kinds[0]
+        seen.add(kinds[0])
+    assert seen == set(nyuv2.INSTANCE_KINDS)
 
 
 def test_iou_from_confusion_golden():
@@ -196,13 +189,23 @@ def test_failed_gates_make_a_cm_claim_not_testable_and_a_two_setting_sweep_is_no
     declared = _declared_04()
     test = evidence.ClaimTest.from_declaration("x", declared["claim_cm_student_not_better"]["test"])
     est = stats.mean_estimate([0.1, -0.2, 0.05])
-    weak_gap = evidence.judge(test, est, preconditions={"cm_teacher_gap": 1.0, "teacher_competence": 60.0})
+    ok = {"teacher_competence": 60.0, "worst_class_iou": 40.0}
+    weak_gap = evidence.judge(test, est, preconditions={"cm_teacher_gap": 1.0, **ok})
     assert weak_gap.verdict == evidence.NOT_TESTABLE and "precondition failed" in weak_gap.reason
-    unconverged = evidence.judge(test, est, preconditions={"cm_teacher_gap": 5.0, "teacher_competence": 10.0})
+    unconverged = evidence.judge(test, est, preconditions={"cm_teacher_gap": 5.0, "teacher_competence": 10.0,
+                                                           "worst_class_iou": 40.0})
     assert unconverged.verdict == evidence.NOT_TESTABLE
-    passed = evidence.judge(test, est, preconditions={"cm_teacher_gap": 5.0, "teacher_competence": 60.0})
+    one_class_unlearnt = evidence.judge(test, est, preconditions={"cm_teacher_gap": 5.0, "teacher_competence": 60.0,
+                                                                  "worst_class_iou": 2.0})
+    assert one_class_unlearnt.verdict == evidence.NOT_TESTABLE  # the stricter gate: every class learnt
+    passed = evidence.judge(test, est, preconditions={"cm_teacher_gap": 5.0, **ok})
     assert passed.verdict == evidence.REPRODUCED  # CI well inside ±1
     sweep = evidence.ClaimTest.from_declaration("s", declared["sweep_cm_gain_rises_with_gamma"]["test"])
-    rho = stats.correlation_over_seeds([0.25, 0.75], np.array([[0.0, 1.0], [0.2, 1.1], [0.1, 0.9]]))
-    judged = evidence.judge(sweep, rho, preconditions={"gamma_settings": 2, "teacher_competence": 60.0})
-    assert judged.verdict == evidence.NOT_TESTABLE  # a sign over two settings is not a rank correlation
+    assert sweep.unit == "settings" and sweep.interval == stats.PERMUTATION
+    gammas = [0.0, 0.25, 0.5, 0.75, 1.0]
+    rising = stats.permutation_correlation(gammas, [0.1, 0.4, 0.5, 0.9, 1.2], unit="settings")
+    assert evidence.judge(sweep, rising, preconditions={"gamma_settings": 5, "teacher_competence": 60.0}).verdict == \
+        evidence.REPRODUCED  # exact p = 2/5! < 0.05
+    four = stats.permutation_correlation(gammas[:4], [0.1, 0.4, 0.5, 0.9], unit="settings")
+    judged = evidence.judge(sweep, four, preconditions={"gamma_settings": 4, "teacher_competence": 60.0})
+    assert judged.verdict == evidence.NOT_TESTABLE  # four settings cannot reach p < 0.05

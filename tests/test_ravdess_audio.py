@@ -217,3 +217,20 @@ def test_real_folder_pairs_all_clips():
         wave, rate = ra.read_audio(path)
         assert rate == 48000 and wave.ndim == 1 and 2.5 < wave.size / rate < 5.5
     assert sf.info(stereo).channels == 2
+
+
+def test_directions_and_audio_forms(corpus, cache):
+    kwargs = dict(split="actor", seed=0, num_val_actors=1, num_test_actors=1, settings=SMALL, cache=cache)
+    maps = ra.load_ravdess_audio_face(corpus, time_pool=4, **kwargs)
+    assert maps.train.a.shape[1:] == (1, 13, 12) and "audio->face" in maps.source
+    flipped = ra.load_ravdess_audio_face(corpus, audio_form="statistics", direction="face->audio", **kwargs)
+    assert flipped.train.a.shape[1:] == (35,) and flipped.train.b.shape[1:] == (26,)
+    assert flipped.modalities[0].startswith("face") and torch.equal(flipped.train.y, maps.train.y)
+    assert torch.allclose(flipped.train.b.mean(0), torch.zeros(26), atol=1e-4)
+    stats = ra.map_statistics(np.arange(12.0).reshape(1, 2, 6))
+    assert np.allclose(stats, [[2.5, 8.5, np.arange(6).std(), np.arange(6).std()]])
+    assert ra.pool_time(np.arange(7.0).reshape(1, 1, 7), 2).tolist() == [[[0.5, 2.5, 4.5]]]
+    for bad, match in ((dict(audio_form="mean"), "audio_form"), (dict(direction="a->b"), "direction"),
+                       (dict(time_pool=0), "time_pool")):
+        with pytest.raises(ConfigError, match=match):
+            ra.load_ravdess_audio_face(corpus, **{**kwargs, **bad})

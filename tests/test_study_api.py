@@ -88,6 +88,24 @@ def test_a_class_absent_from_training_still_gets_its_logit():
     assert out["teacher_test_logits"].shape[-1] == 4
 
 
+def test_kd_study_with_a_class_absent_from_training_keeps_every_logit():
+    from torch import nn
+
+    from mfh_lib import training
+
+    gen = torch.Generator().manual_seed(0)
+
+    def split(n, classes):
+        y = torch.arange(n) % classes
+        return MultimodalSplit(torch.randn(n, 4, generator=gen) + y[:, None], torch.randn(n, 4, generator=gen), y)
+
+    splits = {"train": split(30, 2), "val": split(15, 3), "test": split(15, 3)}  # class 2 never trains
+    model = (lambda: nn.Linear(4, 3), lambda s: (s.a,))
+    study = training.kd_study({"T": model}, model, splits, rhos=[0.5], num_members=2, teacher_epochs=1,
+                              student_epochs=1, batch_size=10, lr=0.05, control_rho=0.5, smoothing_teacher="T")
+    assert study["students"][("label smoothing", 0.5)]["acc"]["test"].shape == (2,)
+
+
 def test_labels_beyond_num_classes_are_an_error():
     x_a, x_b, y, _ = paired_arrays(k=3)
     with pytest.raises(ConfigError, match="num_classes = 2"):
@@ -168,6 +186,13 @@ def test_load_profile_reads_a_users_json(tmp_path):
         config.load_profile(path, "quick", epochs=1)
     with pytest.raises(ConfigError, match="not found"):
         config.load_profile(tmp_path / "nope.json", "quick")
+    # the same profiles as a dict (a user's settings in code)
+    profiles = {"quick": {"seeds": 2, "lr": 0.1}}
+    assert config.load_profile(profiles, "quick", lr=0.5) == {"seeds": 2, "lr": 0.5} and profiles["quick"]["lr"] == 0.1
+    with pytest.raises(ConfigError, match="unknown setting.*settings dict"):
+        config.load_profile(profiles, "quick", epochs=1)
+    with pytest.raises(ConfigError, match="JSON data"):
+        config.load_profile({"quick": {"seeds": object()}}, "quick")
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(ConfigError, match="not valid JSON"):
         config.load_profile(tmp_path / "bad.json", "quick")
@@ -194,3 +219,21 @@ def test_diagnose_pair_returns_a_tidy_per_seed_table():
     assert diagnosis.data.num_classes == 3 and diagnosis.settings.seeds == 2
     with pytest.raises(KeyError, match="no condition"):
         diagnosis.values("missing")
+
+
+# --- the API page -------------------------------------------------------------------------------
+
+def test_every_study_function_on_the_api_page_is_public():
+    """book/api.md's table of study functions links real objects, each in its module's ``__all__``."""
+    import importlib
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parent.parent / "book" / "api.md").read_text()
+    targets = re.findall(r"\{py:(?:func|class)\}`(mfh_lib\.[\w.]+)`", text)
+    assert "mfh_lib.multilabel.f1_matched_kd_study" in targets
+    for target in targets:
+        module_name, _, name = target.rpartition(".")
+        module = importlib.import_module(module_name)
+        assert hasattr(module, name), target
+        assert name in getattr(module, "__all__", [name]), f"{target} is missing from {module_name}.__all__"

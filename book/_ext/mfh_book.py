@@ -11,6 +11,15 @@ What it does, all at build time from files in the repository (nothing typed by h
   chapter from ``_results/<chapter>.json`` (its ``provenance`` dict, when the ledger wrote one) and
   ``_results/provenance/<chapter>.json`` (written by ``scripts/run_chapters.py``); what neither
   records reads "not recorded". Both pages are re-read on every build.
+- **Bench table**: the line ``<!-- mfh-bench -->`` in ``provenance.md`` becomes a table of wall
+  times per chapter and profile on this project's 2-core CPUs: measured where a provenance record
+  holds that profile's run (the smoke tier's quick run, the record tier's record/full run),
+  estimated from the quick pilot where ``bench/record_sizing.json`` (scripts/size_record.py) sizes
+  the record profile, each labelled which.
+- **Comparison**: the line ``<!-- mfh-comparison -->`` in ``comparison.md`` becomes the verdicts of
+  the published (record-tier) results beside the smoke tier's, per claim, and beside each committed
+  re-run under ``_reruns/<label>/_results`` (e.g. a GPU run of a full profile), by
+  ``scripts/compare_runs.py``.
 - **Downloads**: every chapter's results JSON is copied to ``_results/`` in the HTML output and
   added to the page's download menu next to the theme's ``.ipynb``.
 - **Notebook cells**: the parameters cell papermill injects (tag ``injected-parameters``) is removed
@@ -34,10 +43,16 @@ from pathlib import Path
 from docutils import nodes
 
 BOOK = Path(__file__).resolve().parent.parent
-RESULTS = BOOK / "_results"
+RESULTS = BOOK / "_results"  # the record tier (scripts/run_chapters.py)
 PROVENANCE = RESULTS / "provenance"
+SMOKE_RESULTS = BOOK.parent / "tests" / "smoke" / "_results"  # the smoke tier: quick runs, nbval's goldens
+RERUNS = BOOK / "_reruns"  # committed re-runs (<label>/_results), compared with the record
+SIZING = BOOK.parent / "bench" / "record_sizing.json"
 API_MARKER = "<!-- mfh-api-modules -->"
 PROVENANCE_MARKER = "<!-- mfh-provenance -->"
+BENCH_MARKER = "<!-- mfh-bench -->"
+COMPARISON_MARKER = "<!-- mfh-comparison -->"
+RECORD_PROFILES = ("record", "full")
 NOT_RECORDED = "not recorded"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 LIVE_PANEL_NOTE = ("Live panel (ipywidgets): it needs a running kernel, so it is empty in this static page. "
@@ -169,7 +184,7 @@ def provenance_markdown() -> str:
     parts = []
     for chapter in chapter_names():
         notebook = BOOK / "chapters" / f"{chapter}.ipynb"
-        parts.append(f"## {chapter}\n")
+        parts.append(f"### {chapter}\n")
         links = []
         if notebook.exists():
             links.append(f"[the chapter](chapters/{chapter}.ipynb)")
@@ -189,14 +204,88 @@ def provenance_markdown() -> str:
     return "\n".join(parts) + "\n"
 
 
+# --- bench table ---------------------------------------------------------------------------------
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 600:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def bench_rows() -> list[dict]:
+    """Per chapter: the published page's profile, and each profile's wall time with its label
+    (measured: a provenance record of that profile; estimated: bench/record_sizing.json)."""
+    sizing = {c["chapter"]: c for c in _load_json(SIZING).get("chapters", [])}
+    rows = []
+    for chapter in chapter_names():
+        published = _load_json(PROVENANCE / f"{chapter}.json")
+        smoke = _load_json(SMOKE_RESULTS / "provenance" / f"{chapter}.json")
+        row = {"chapter": chapter, "published": published.get("profile"), "gpu": None}
+        quick = smoke if smoke.get("profile") == "quick" else published if published.get("profile") == "quick" else {}
+        row["quick"] = (quick.get("wall_time_s"), "measured") if quick.get("wall_time_s") is not None else (None, None)
+        estimate = sizing.get(chapter, {}).get("estimated_record_time_s")
+        row["record"] = (estimate, "estimated") if estimate is not None else (None, None)
+        row["full"] = (None, None)
+        if published.get("profile") in RECORD_PROFILES and published.get("wall_time_s") is not None:
+            if str(published.get("device") or "").startswith("cuda"):
+                row["gpu"] = (published["wall_time_s"], f"measured, {published['profile']}, {published['device']}")
+            else:
+                row[published["profile"]] = (published["wall_time_s"], "measured")
+        rows.append(row)
+    return rows
+
+
+def bench_markdown() -> str:
+    rows = [r for r in bench_rows() if r["chapter"] != "99_claims_ledger" or r["quick"][0] is not None]
+    if not rows:
+        return f"*No chapter has been executed yet: {NOT_RECORDED}.*\n"
+    def cell(value):
+        seconds, label = value
+        return "—" if seconds is None else f"{_duration(seconds)} ({label})"
+    lines = ["| chapter | published profile | quick | record | full | GPU |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        gpu = cell(r["gpu"]) if r["gpu"] else "—"
+        lines.append(f"| {r['chapter']} | {_show(r['published'])} | {cell(r['quick'])} | {cell(r['record'])} | "
+                     f"{cell(r['full'])} | {gpu} |")
+    lines.append("\n— : neither measured nor estimated.")
+    return "\n".join(lines) + "\n"
+
+
+# --- comparison ----------------------------------------------------------------------------------
+
+def _compare_runs():
+    import sys
+
+    scripts = str(BOOK.parent / "scripts")
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    import compare_runs
+
+    return compare_runs
+
+
+def comparison_page_markdown() -> str:
+    compare = _compare_runs()
+    record = compare.load_results(RESULTS)
+    parts = [compare.comparison_markdown(record, compare.load_results(SMOKE_RESULTS), "record", "smoke (quick)",
+                                         heading="##")]
+    for folder in sorted(p for p in RERUNS.glob("*/_results") if p.is_dir()):
+        parts.append(compare.comparison_markdown(record, compare.load_results(folder), "record",
+                                                 f"re-run {folder.parent.name}", heading="##"))
+    return "\n".join(parts)
+
+
 # --- hooks ---------------------------------------------------------------------------------------
 
-GENERATED_DOCS = {"api": (API_MARKER, api_markdown), "provenance": (PROVENANCE_MARKER, provenance_markdown)}
+GENERATED_DOCS = {"api": [(API_MARKER, api_markdown)],
+                  "provenance": [(BENCH_MARKER, bench_markdown), (PROVENANCE_MARKER, provenance_markdown)],
+                  "comparison": [(COMPARISON_MARKER, comparison_page_markdown)]}
 
 
 def fill_generated(app, docname, source):
-    if docname in GENERATED_DOCS:
-        marker, make = GENERATED_DOCS[docname]
+    for marker, make in GENERATED_DOCS.get(docname, []):
         if marker in source[0]:
             source[0] = source[0].replace(marker, make())
 
@@ -340,3 +429,9 @@ def setup(app):
     app.connect("html-page-context", drop_thebe, priority=900)
     app.connect("build-finished", copy_results)
     return {"version": "1.0", "parallel_read_safe": True, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":  # `python book/_ext/mfh_book.py bench`: the bench table, e.g. for the README
+    import sys
+
+    print(bench_markdown() if sys.argv[1:] == ["bench"] else "usage: python book/_ext/mfh_book.py bench")

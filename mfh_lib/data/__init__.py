@@ -224,8 +224,8 @@ class MultimodalDataset:
 
 # ------------------------------------------------------------------- generic splits (any dataset)
 from .splits import (dataset_from_arrays, fit_standardizer, group_split, kfold_indices,  # noqa: E402
-                     random_split, standardize)
+                     random_halves, random_split, standardize)
 
 __all__ = ["MultimodalSplit", "MultimodalDataset", "content_digest", "file_digest", "validate_array",
            "validate_rows", "require_rows", "read_wav", "read_numpy", "open_hdf5", "group_split",
-           "random_split", "kfold_indices", "fit_standardizer", "standardize", "dataset_from_arrays"]
+           "random_split", "kfold_indices", "random_halves", "fit_standardizer", "standardize", "dataset_from_arrays"]

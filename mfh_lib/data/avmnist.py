@@ -50,9 +50,11 @@ the bytes of every file read and the settings), so only the first call pays for 
 """
 from __future__ import annotations
 
+import functools
 import gzip
 import re
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -60,8 +62,9 @@ import torch.nn.functional as F
 
 from ..cache import ResultsCache
 from ..config import ConfigError, check_unit_interval, require_subdir
-from . import (MultimodalDataset, MultimodalSplit, file_digest, read_numpy, read_wav as read_mono_wav, validate_array,
-               validate_rows)
+from . import (MultimodalDataset, MultimodalSplit, content_digest, file_digest, read_numpy, read_wav as read_mono_wav,
+               validate_array, validate_rows)
+from .splits import group_split
 
 SAMPLE_RATE = 8000
 FSDD_SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")
@@ -75,6 +78,7 @@ MNIST_IDX = {
 SOURCE_OPEN = "open AV-MNIST: MNIST + FSDD (real)"
 SOURCE_MULTIBENCH = "AV-MNIST (MultiBench .npy, original)"
 SOURCE_STANDIN = "stand-in (sklearn 8x8 digits + synthetic spoken digits)"
+HELD_OUT, SEEN = "held-out speaker", "seen speakers"  # the names of the two test splits
 
 
 # ----------------------------------------------------------------------------- readers
@@ -157,14 +161,25 @@ def read_fsdd(fsdd_dir: Path) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]
     return [read_wav(p) for p in files], digits, speakers
 
 
+@functools.lru_cache(maxsize=1)
+def read_sources(mnist_dir: Path, fsdd_dir: Path, digest: str):
+    """MNIST and FSDD, read once per process for the data draws of one study (``digest``: the
+    files' content, so edited files are read again)."""
+    return read_mnist(mnist_dir), read_fsdd(fsdd_dir)
+
+
 # ----------------------------------------------------------------------------- transforms
-def pca_energy_filter(train_images: np.ndarray, energy_removed: float) -> tuple[np.ndarray, np.ndarray, int]:
+def pca_energy_filter(train_images: np.ndarray, energy_removed: float,
+                      num_components: int | None = None) -> tuple[np.ndarray, np.ndarray, int]:
     """Mean and the leading principal directions that keep (1 - energy_removed) of the pixel variance.
 
     Returns (mean (D,), components (k, D), k). The kept energy is the fraction of the summed
     eigenvalues of the training images' covariance; k is the smallest count reaching it.
+    ``num_components`` (e.g. 196, as MultiBench's build is described) fixes k instead.
     """
     check_unit_interval("energy_removed", energy_removed)
+    if num_components is not None and not 1 <= int(num_components) <= train_images[0].size:
+        raise ConfigError(f"pca_components must lie in [1, {train_images[0].size}], got {num_components}")
     x = train_images.reshape(len(train_images), -1).astype(np.float64)
     mean = x.mean(axis=0)
     cov = np.cov(x - mean, rowvar=False)
@@ -174,8 +189,14 @@ def pca_energy_filter(train_images: np.ndarray, energy_removed: float) -> tuple[
     # Fix the sign of each direction so the projection does not depend on the LAPACK build.
     eigvecs *= np.sign(eigvecs[np.abs(eigvecs).argmax(axis=0), np.arange(eigvecs.shape[1])])
     kept = np.cumsum(eigvals) / eigvals.sum()
-    k = int(np.searchsorted(kept, 1.0 - energy_removed - 1e-12) + 1)
+    k = int(np.searchsorted(kept, 1.0 - energy_removed - 1e-12) + 1) if num_components is None else int(num_components)
     return mean, eigvecs[:, :k].T, k
+
+
+def energy_kept(train_images: np.ndarray, mean: np.ndarray, components: np.ndarray) -> float:
+    """Share of the images' pixel variance that their projection onto ``components`` (k, D) keeps."""
+    x = train_images.reshape(len(train_images), -1).astype(np.float64) - mean
+    return float(((x @ components.T) ** 2).sum() / (x ** 2).sum())
 
 
 def apply_pca_filter(images: np.ndarray, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
@@ -358,19 +379,21 @@ def split_utterances(recordings: np.ndarray, digits: np.ndarray, share: float,
         raise ConfigError(f"held_out_utterances must lie in (0, 0.5), got {share}")
     pools = ([], [], [])
     for digit in np.unique(digits[recordings]):
-        shuffled = rng.permutation(recordings[digits[recordings] == digit])
-        k = max(1, int(round(share * len(shuffled))))
-        if len(shuffled) < 2 * k + 1:
-            raise ConfigError(f"digit {digit} has {len(shuffled)} recordings of the training speakers: too few for "
+        own = recordings[digits[recordings] == digit]
+        k = max(1, int(round(share * len(own))))
+        if len(own) < 2 * k + 1:
+            raise ConfigError(f"digit {digit} has {len(own)} recordings of the training speakers: too few for "
                               "disjoint train / validation / test utterances")
-        for pool, part in zip(pools, (shuffled[2 * k:], shuffled[:k], shuffled[k:2 * k])):
-            pool.append(part)
+        # every recording is its own group: group_split keeps each in exactly one pool
+        masks = group_split(own, seed=int(rng.integers(2**31)), val=k, test=k)
+        for pool, mask in zip(pools, masks):
+            pool.append(own[mask])
     return tuple(np.sort(np.concatenate(p)) for p in pools)
 
 
 def build_pairs(images_train, labels_train, images_test, labels_test, waves, wave_digits, wave_speakers, *,
                 num_train, num_val, num_test, seed, test_speakers, energy_removed, snr_db, n_mels, num_frames,
-                clip_seconds, held_out_utterances) -> dict:
+                clip_seconds, held_out_utterances, pca_components=None) -> dict:
     """The arrays of (open or stand-in) AV-MNIST: PCA-filtered images, noisy spectrograms, labels,
     and per pair the speaker and the index of the recording used (``recording``)."""
     rng = np.random.default_rng(seed)
@@ -382,10 +405,11 @@ def build_pairs(images_train, labels_train, images_test, labels_test, waves, wav
     fit_rows = draw(num_train + num_val, len(images_train), rng)
     test_rows = draw(num_test, len(images_test), rng)
     # PCA is fitted on the training and validation images in use (all 60,000 at full scale).
-    mean, components, k = pca_energy_filter(images_train[np.unique(fit_rows)] / 255.0, energy_removed)
+    fit_images = images_train[np.unique(fit_rows)] / 255.0
+    mean, components, k = pca_energy_filter(fit_images, energy_removed, pca_components)
     train_audio, val_audio, seen_test_audio = split_utterances(np.flatnonzero(~is_test_speaker), wave_digits,
                                                                held_out_utterances, rng)
-    arrays = {"pca_components": k}
+    arrays = {"pca_components": k, "pca_energy_kept": energy_kept(fit_images, mean, components)}
     for name, image_pool, label_pool, rows, audio_pool in (
         ("train", images_train, labels_train, fit_rows[:num_train], train_audio),
         ("val", images_train, labels_train, fit_rows[num_train:], val_audio),
@@ -460,7 +484,7 @@ def load_multibench(avmnist_dir: Path, *, num_train: int | None, num_val: int | 
 def load_avmnist(
     data_dir: Path | str | None,
     *,
-    num_train: int = 55000,
+    num_train: int = 50000,
     num_val: int = 5000,
     num_test: int = 10000,
     seed: int = 0,
@@ -472,6 +496,7 @@ def load_avmnist(
     num_frames: int = 32,
     clip_seconds: float = 0.75,
     held_out_utterances: float = 0.15,
+    pca_components: int | None = None,
     cache: bool = True,
 ) -> MultimodalDataset:
     """AV-MNIST as a :class:`MultimodalDataset`: ``a`` = image (N, 1, 28, 28), ``b`` = audio (N, 1, F, T), ``y`` (N,).
@@ -484,6 +509,8 @@ def load_avmnist(
     (``{split}_recordings``, disjoint between train, val and the seen-speaker test) and the
     seen-speaker test split ``test_seen``; ``held_out_utterances`` is the share of the training
     speakers' recordings kept out of training for validation (and as much for ``test_seen``).
+    Sizes default to the paper's 50,000 / 5,000 / 10,000 pairs (App. B.1). ``pca_components``
+    keeps that many principal components instead of removing ``energy_removed`` of the energy.
     """
     if layout not in ("auto", "multibench", "open", "standin"):
         raise ConfigError(f"unknown AV-MNIST layout {layout!r}; use 'auto', 'multibench', 'open' or 'standin'")
@@ -505,24 +532,24 @@ def load_avmnist(
     settings = dict(num_train=int(num_train), num_val=int(num_val), num_test=int(num_test), seed=int(seed),
                     energy_removed=float(energy_removed), snr_db=tuple(float(s) for s in snr_db), n_mels=int(n_mels),
                     num_frames=int(num_frames), clip_seconds=float(clip_seconds),
-                    held_out_utterances=float(held_out_utterances))
+                    held_out_utterances=float(held_out_utterances),
+                    pca_components=None if pca_components is None else int(pca_components))
     if layout == "open":
         mnist_dir = require_subdir(data_dir, "mnist", "mnist.npz or the original MNIST idx files")
         fsdd_dir = require_subdir(data_dir, "fsdd", "a clone of the Free Spoken Digit Dataset (fsdd/recordings/*.wav)")
         # The key is the content of every file read (not the folder's name), so edited data are rebuilt.
         inputs = sorted(set(mnist_files(mnist_dir).values())) + fsdd_files(fsdd_dir)
-        key = {"layout": "open", "version": 4, "files": file_digest(inputs, root=data_dir),
+        key = {"layout": "open", "version": 6, "files": file_digest(inputs, root=data_dir),
                "test_speakers": sorted(test_speakers), **settings}
 
         def build():
-            mnist = read_mnist(mnist_dir)
-            waves, digits, speakers = read_fsdd(fsdd_dir)
+            mnist, (waves, digits, speakers) = read_sources(mnist_dir, fsdd_dir, key["files"])
             return build_pairs(mnist["x_train"], mnist["y_train"].astype(np.int64), mnist["x_test"],
                                mnist["y_test"].astype(np.int64), waves, digits, speakers,
                                test_speakers=tuple(test_speakers), **settings)
         source = SOURCE_OPEN
     else:
-        key = {"layout": "standin", "version": 3, **settings}
+        key = {"layout": "standin", "version": 5, **settings}
 
         def build():
             images_train, labels_train, images_test, labels_test = standin_images(seed)
@@ -534,8 +561,59 @@ def load_avmnist(
     arrays = ResultsCache("avmnist_data", enabled=cache).get_or_compute(key, build)
     arrays = standardise(arrays)
     splits = ("train", "val", "test", "test_seen")
-    ground_truth = {"pca_components_kept": arrays["pca_components"],
+    ground_truth = {"pca_components_kept": arrays["pca_components"], "pca_energy_kept": arrays["pca_energy_kept"],
                     **{f"{s}_speakers": sorted(set(arrays[s]["speaker"].tolist())) for s in splits},
                     **{f"{s}_recordings": sorted(set(arrays[s]["recording"].tolist())) for s in splits},
                     "test_seen": to_split(arrays["test_seen"])}
     return to_dataset(arrays, source, ground_truth)
+
+
+def load_avmnist_draws(data_dir: Path | str | None, seeds: Sequence[int], **settings) -> list[MultimodalDataset]:
+    """One :func:`load_avmnist` data draw per seed (``seed=s``: its images, utterance pools, pairing
+    and noise), so that seeds replicate the data as well as the training (``settings``: as for
+    :func:`load_avmnist`)."""
+    return [load_avmnist(data_dir, seed=int(s), **settings) for s in seeds]
+
+
+def stack_draws(draws: Sequence[MultimodalDataset]) -> tuple[dict[str, MultimodalSplit], str]:
+    """The splits of S equally sized data draws stacked on a leading member axis, for
+    ``training.kd_study(..., member_data=True)``: {"train", "val", "held-out speaker", and, where the
+    draws have one, "seen speakers"} -> MultimodalSplit with a (S, N, 1, 28, 28), b (S, N, 1, F, T),
+    y (S, N); and the content hash of all draws together (the cache key of a study on them)."""
+    def stack(splits):
+        return MultimodalSplit(*(torch.stack([getattr(s, f) for s in splits]) for f in ("a", "b", "y")))
+
+    stacked = {"train": stack([d.train for d in draws]), "val": stack([d.val for d in draws]),
+               HELD_OUT: stack([d.test for d in draws])}
+    if all("test_seen" in d.ground_truth for d in draws):
+        stacked[SEEN] = stack([d.ground_truth["test_seen"] for d in draws])
+    return stacked, content_digest(*(d.content_hash for d in draws))
+
+
+def recording_overlap(data: MultimodalDataset) -> tuple[int, list[str]]:
+    """How the open / stand-in splits could leak: the number of recordings shared between train,
+    validation and the seen-speaker test (0 by construction), and the held-out speakers heard in
+    training or validation (none)."""
+    gt = data.ground_truth
+    pools = [set(gt.get(f"{s}_recordings", [])) for s in ("train", "val", "test_seen")]
+    shared = len(pools[0] & pools[1]) + len(pools[0] & pools[2]) + len(pools[1] & pools[2])
+    heard = set(gt.get("train_speakers", [])) | set(gt.get("val_speakers", []))
+    return shared, sorted(set(gt.get("test_speakers", [])) & heard)
+
+
+def describe_splits(data: MultimodalDataset):
+    """One row per split (train, val, each test split): pairs, image and audio shapes, the number of
+    distinct recordings and the speakers heard (a pandas DataFrame indexed by split)."""
+    import pandas as pd
+
+    gt = data.ground_truth
+    splits = {"train": ("train", data.train), "val": ("val", data.val), f"test ({HELD_OUT})": ("test", data.test)}
+    if "test_seen" in gt:
+        splits[f"test ({SEEN})"] = ("test_seen", gt["test_seen"])
+    return pd.DataFrame(
+        {"pairs": [len(s) for _, s in splits.values()],
+         "image": [tuple(s.a.shape[1:]) for _, s in splits.values()],
+         "audio": [tuple(s.b.shape[1:]) for _, s in splits.values()],
+         "recordings": [len(gt.get(f"{k}_recordings", [])) or "—" for k, _ in splits.values()],
+         "speakers": [", ".join(gt.get(f"{k}_speakers", ["(MultiBench split)"])) for k, _ in splits.values()]},
+        index=pd.Index(list(splits), name=data.source))

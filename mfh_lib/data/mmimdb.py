@@ -16,9 +16,10 @@ key                shape            content
 =================  ===============  ==================================================
 
 The official split is by row ranges (:data:`OFFICIAL_SPLIT`): train 0:15552, val 15552:18160,
-test 18160:25959. Features are standardised with the training split's mean and std (VGG features
-are unnormalised ReLU outputs). Modality ``a`` is the image (poster), ``b`` the text (plot): the MFH
-App. B.3 student is a text network and the crossmodal information comes from the poster.
+test 18160:25959. Features are standardised with the training split's mean and std
+(:func:`mfh_lib.data.splits.standardize`; VGG features are unnormalised ReLU outputs). Modality
+``a`` is the image (poster), ``b`` the text (plot): the MFH App. B.3 student is a text network and
+the crossmodal information comes from the poster.
 
 Stand-in
 --------
@@ -34,6 +35,7 @@ import torch
 
 from ..config import ConfigError
 from . import MultimodalDataset, MultimodalSplit, open_hdf5, require_rows, validate_array
+from .splits import random_halves, standardize  # noqa: F401  (random_halves: MFH App. B.3's halves, kept here for old imports)
 
 SUBDIR = "mmimdb"
 FILENAME = "multimodal_imdb.hdf5"
@@ -119,13 +121,13 @@ def read_hdf5(path: Path, columns: list[int], names: tuple[str, ...], split: dic
             for key, values in zip((IMAGE_KEY, TEXT_KEY), arrays):
                 validate_array(key, values, file=path, fix=f"expected {layout}")
             validate_array(LABEL_KEY, arrays[2], file=path, integer=True, low=0, high=1, fix=f"expected {layout}")
-            parts[part] = [torch.from_numpy(values) for values in arrays]
-    # Standardise each modality with the training split's statistics only.
-    stats = [(x.mean(0), x.std(0).clamp_min(1e-6)) for x in parts["train"][:2]]
-    splits = {
-        part: MultimodalSplit((img - stats[0][0]) / stats[0][1], (txt - stats[1][0]) / stats[1][1], y[:, columns])
-        for part, (img, txt, y) in parts.items()
-    }
+            parts[part] = arrays
+    # Standardise each modality with the training split's statistics only (mfh_lib.data.splits).
+    part_names = ("train", "val", "test")
+    image, text = (standardize(*(parts[p][m] for p in part_names)) for m in (0, 1))
+    splits = {p: MultimodalSplit(*(torch.as_tensor(x[i], dtype=torch.float32) for x in (image, text)),
+                                 torch.from_numpy(parts[p][2][:, columns]))
+              for i, p in enumerate(part_names)}
     return MultimodalDataset(splits["train"], splits["val"], splits["test"], ("image", "text"), len(columns),
                              source=f"MM-IMDB (real features; genres: {', '.join(names)})", multilabel=True,
                              ground_truth={"genres": names})
@@ -240,13 +242,5 @@ def permuted_factor_inputs(dataset: MultimodalDataset, part: str = "test", seed:
     return {group: world.render({**factors, group: factors[group][order]}, noise) for group in FACTOR_GROUPS}
 
 
-def random_halves(num_samples: int, num_members: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """MFH App. B.3's random 50:50 split of the training set, one per ensemble member.
-
-    Returns (first, second): (S, N // 2) index tensors; member i's split is drawn from seed + i, so
-    members are independent replications. The first half trains the teachers, the second the student.
-    """
-    orders = [torch.randperm(num_samples, generator=torch.Generator().manual_seed(seed + i)) for i in range(num_members)]
-    order = torch.stack(orders)
-    half = num_samples // 2
-    return order[:, :half], order[:, half:2 * half]
+__all__ = ["SUBDIR", "FILENAME", "GENRES", "PAPER_GENRES", "OFFICIAL_SPLIT", "FACTOR_GROUPS", "genre_columns",
+           "load_mmimdb", "read_hdf5", "StandInWorld", "make_standin", "permuted_factor_inputs", "random_halves"]

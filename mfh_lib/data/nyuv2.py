@@ -13,21 +13,26 @@ transposition; :func:`load_nyuv2` maps labels to the 40-class protocol (unlabell
 resizes and returns a :class:`MultimodalDataset` with ``a`` = depth (teacher) and ``b`` = RGB (student).
 
 Stand-in (:func:`make_standin`): procedurally rendered rooms (a back wall and a floor plane seen by a
-camera, so the floor's depth grows towards the horizon) with objects of three planted kinds:
+camera, so the floor's depth grows towards the horizon) with two to four objects. Every object is a
+rectangle standing in front of the surface behind it, so **both modalities see every object** (a
+colour change in RGB, a depth step in depth); its class is decided by two per-instance cues:
 
-* modality-general ("box", "ball"): random colour *and* a depth discontinuity; the class is decided
-  by the shape (rectangle vs. disc), which both RGB and depth show;
-* RGB-specific ("poster" on the wall, "rug" on the floor): a flat textured patch (stripes / checks)
-  with exactly the depth of the surface behind it: invisible in depth;
-* depth-specific ("niche" in the wall, "platform" on the floor): recessed / raised, painted exactly
-  like the surface behind it (same colour, same shading, same noise): invisible in RGB.
+* a **texture** in RGB (vertical / horizontal stripes, a fine checkerboard, dots: one pattern per class), and
+* a **relief** in depth: the same pattern carved into the object's face (grooves, ribs, pits, studs).
 
-Each object is modality-general with probability ``shared_share`` (the planted gamma of MFH: the
-share of decisive object instances seen by both modalities) and RGB- or depth-specific with
-probability (1 - shared_share) / 2 each; wall and floor are always seen by both. As in NYU, where a
-sizeable part of every frame carries label 0, each object is left unlabelled with probability
-``unlabeled_share`` (its pixels get IGNORE_INDEX): the cross-entropy skips them, the KD term of MFH
-eq. (1) does not, which is where a teacher's view of the scene reaches the student.
+An instance is *modality-general* with probability ``shared_share`` (the planted gamma of MFH: the
+share of decisive instances both modalities can decide): both cues name its class. Otherwise only
+one cue is decisive: the other is the neutral one shared by every class (a plain colour in RGB, a
+flat face in depth). Of the specific instances a share ``rgb_share`` (default 0.75) is decided by
+RGB only and the rest by depth only, so RGB decides more instances than depth and RGB+D decides
+all of them: the relations of real NYU (RGB > depth, RGB+D > RGB). No class is invisible to either
+modality: each modality decides every class on its general instances and on its own specific ones.
+
+Objects drawn later occlude earlier ones in RGB, depth and labels alike (nothing is repainted with
+the background). As in NYU, where a sizeable part of every frame carries label 0, each object is
+left unlabelled with probability ``unlabeled_share`` (its pixels get IGNORE_INDEX): the
+cross-entropy skips them, the KD term of MFH eq. (1) does not, which is where a teacher's view of
+the scene reaches the student.
 """
 from __future__ import annotations
 
@@ -46,12 +51,14 @@ NYU_MAT_NAME = "nyu_depth_v2_labeled.mat"
 META_SUBDIR = "nyuv2_meta"
 NUM_RAW_CLASSES = 894
 
-STANDIN_CLASSES = ("wall", "floor", "box", "ball", "poster", "rug", "niche", "platform")
-STANDIN_KIND = {  # which modality shows each class: the planted ground truth
-    "wall": "general", "floor": "general", "box": "general", "ball": "general",
-    "poster": "rgb-specific", "rug": "rgb-specific", "niche": "depth-specific", "platform": "depth-specific",
-}
-STANDIN_SOURCE = "stand-in (synthetic RGB-D rooms, planted general/specific classes)"
+STANDIN_CLASSES = ("wall", "floor", "cabinet", "sofa", "lamp", "ball")
+STANDIN_OBJECTS = STANDIN_CLASSES[2:]  # the classes decided by per-instance cues
+STANDIN_TEXTURE = {"cabinet": "vertical stripes", "sofa": "horizontal stripes", "lamp": "a fine checkerboard",
+                   "ball": "dots"}  # the RGB cue of each object class (neutral: a plain colour)
+STANDIN_RELIEF = {"cabinet": "vertical grooves", "sofa": "horizontal ribs", "lamp": "a fine grid of pits",
+                  "ball": "a grid of studs"}  # the depth cue: the same pattern as relief (neutral: a flat face)
+INSTANCE_KINDS = ("general", "rgb-only", "depth-only")  # which cue decides an object instance
+STANDIN_SOURCE = "stand-in (synthetic RGB-D rooms, planted per-instance RGB / depth cues)"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -189,7 +196,7 @@ def load_nyuv2(data_dir: Path, image_size=(240, 320), num_val: int = 0, chunk_si
 # ----------------------------------------------------------------------------------------------
 # Stand-in
 # ----------------------------------------------------------------------------------------------
-def _rect(rng, size, rows, min_frac=0.25, max_frac=0.55):
+def _rect(rng, size, rows, min_frac=0.3, max_frac=0.6):
     """A random rectangle (top, bottom, left, right) whose rows lie in ``rows`` = (lo, hi)."""
     lo, hi = rows
     height = int(rng.integers(max(2, int(min_frac * size)), max(3, int(max_frac * size)) + 1))
@@ -200,56 +207,59 @@ def _rect(rng, size, rows, min_frac=0.25, max_frac=0.55):
     return top, top + height, left, left + width
 
 
+def _texture(name: str, rows, cols, period: int) -> np.ndarray:
+    """(S,S) bool pattern of the RGB cue of class ``name``."""
+    r, c = rows // period, cols // period
+    return {"cabinet": c % 2 == 0, "sofa": r % 2 == 0, "lamp": (rows + cols) % 2 == 0,
+            "ball": (rows % 2 == 0) & (cols % 2 == 0)}[name]
+
+
+def instance_kind(rng: np.random.Generator, shared_share: float, rgb_share: float) -> str:
+    """general with probability gamma; else rgb-only with probability ``rgb_share``, depth-only otherwise."""
+    if rng.uniform() < shared_share:
+        return "general"
+    return "rgb-only" if rng.uniform() < rgb_share else "depth-only"
+
+
 def render_scene(rng: np.random.Generator, size: int, shared_share: float, unlabeled_share: float,
-                 num_objects=(2, 4), rgb_noise: float = 0.04, depth_noise: float = 0.03):
-    """One room: RGB (3,S,S) in [0,1], depth (S,S) in metres, labels (S,S), instance kinds drawn."""
+                 num_objects=(2, 4), rgb_noise: float = 0.04, depth_noise: float = 0.03, rgb_share: float = 0.75,
+                 relief_depth: float = 0.3):
+    """One room: RGB (3,S,S) in [0,1], depth (S,S) in metres, labels (S,S), and the instance kinds drawn."""
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
     horizon = int(rng.integers(int(0.35 * size), int(0.6 * size)))
     wall_depth = float(rng.uniform(3.0, 5.0))
     # floor plane: depth falls from the wall's depth at the horizon to ~1 m at the bottom row
     t = np.clip((rows - horizon) / max(1, size - 1 - horizon), 0, 1)
-    depth = np.where(rows < horizon, wall_depth + 0.2 * (cols / size - 0.5), wall_depth * (1 - t) + 1.0 * t)
+    surface = np.where(rows < horizon, wall_depth + 0.2 * (cols / size - 0.5), wall_depth * (1 - t) + 1.0 * t)
+    depth = surface.copy()
     labels = np.where(rows < horizon, 0, 1).astype(np.int64)
     wall_colour, floor_colour = rng.uniform(0.3, 0.9, 3), rng.uniform(0.1, 0.7, 3)
     shading = 0.75 + 0.25 * rng.uniform() * (cols / size)  # one light source from the side
     rgb = np.where(labels[None] == 0, wall_colour[:, None, None], floor_colour[:, None, None] * (0.7 + 0.3 * (1 - t)))
     rgb = rgb * shading[None]
-    background_rgb = rgb.copy()
     drawn = []
     for _ in range(int(rng.integers(num_objects[0], num_objects[1] + 1))):
-        u = rng.uniform()
-        kind = "general" if u < shared_share else ("rgb-specific" if u < (1 + shared_share) / 2 else "depth-specific")
-        on_wall = rng.uniform() < 0.5
-        region = (0, horizon) if on_wall else (horizon, size)
+        name = STANDIN_OBJECTS[int(rng.integers(len(STANDIN_OBJECTS)))]
+        kind = instance_kind(rng, shared_share, rgb_share)
+        region = (0, horizon) if rng.uniform() < 0.5 else (horizon, size)
         if region[1] - region[0] < 4:
             region = (0, size)
-        top, bottom, left, right = _rect(rng, size, region)
+        box = _rect(rng, size, region)
+        top, bottom, left, right = box
         mask = np.zeros((size, size), bool)
         mask[top:bottom, left:right] = True
-        if kind == "general":
-            name = "box" if rng.uniform() < 0.5 else "ball"
-            colour = rng.uniform(0, 1, 3)
-            if name == "ball":  # a disc inside the rectangle, lit from the top left
-                cy, cx, r = (top + bottom) / 2, (left + right) / 2, min(bottom - top, right - left) / 2
-                dist = np.sqrt((rows - cy) ** 2 + (cols - cx) ** 2) / max(r, 1)
-                mask = dist < 1
-                bump = np.sqrt(np.clip(1 - dist**2, 0, 1))
-                depth = np.where(mask, depth - 0.5 * bump - 0.3, depth)
-                rgb = np.where(mask[None], colour[:, None, None] * (0.6 + 0.4 * bump[None]), rgb)
-            else:  # a box standing in front of the surface: a flat face closer to the camera
-                depth = np.where(mask, depth[bottom - 1, left] - 0.6, depth)
-                rgb = np.where(mask[None], colour[:, None, None], rgb)
-        elif kind == "rgb-specific":  # flat texture: colour changes, depth does not
-            name = "poster" if on_wall else "rug"
-            colour_a, colour_b = rng.uniform(0, 1, 3), rng.uniform(0, 1, 3)
-            period = int(rng.integers(2, 4))
-            pattern = ((rows // period) % 2 == 0) if name == "poster" else (((rows // period) + (cols // period)) % 2 == 0)
-            texture = np.where(pattern[None], colour_a[:, None, None], colour_b[:, None, None])
-            rgb = np.where(mask[None], texture, rgb)
-        else:  # geometry only: painted like the surface behind it, so RGB shows nothing
-            name = "niche" if on_wall else "platform"
-            depth = np.where(mask, depth + (0.6 if name == "niche" else -0.5), depth)
-            rgb = np.where(mask[None], background_rgb, rgb)
+        # the face stands in front of the surface it rests on (never of earlier objects: no leak)
+        face = surface[bottom - 1, (left + right - 1) // 2] - float(rng.uniform(0.4, 0.8))
+        pattern = _texture(name, rows.astype(int), cols.astype(int), period=2)
+        relief = pattern if kind != "rgb-only" else np.zeros_like(pattern)  # neutral depth cue: a flat face
+        depth = np.where(mask, face - relief_depth * relief, depth)
+        colour_a = rng.uniform(0, 1, 3)
+        colour_b = 1 - colour_a  # the complementary colour: every texture has full contrast
+        if kind == "depth-only":  # neutral RGB cue: a plain colour
+            appearance = np.broadcast_to(colour_a[:, None, None], rgb.shape)
+        else:
+            appearance = np.where(pattern[None], colour_a[:, None, None], colour_b[:, None, None])
+        rgb = np.where(mask[None], appearance, rgb)
         label = STANDIN_CLASSES.index(name) if rng.uniform() >= unlabeled_share else IGNORE_INDEX
         labels = np.where(mask, label, labels)
         drawn.append(kind)
@@ -258,9 +268,9 @@ def render_scene(rng: np.random.Generator, size: int, shared_share: float, unlab
     return rgb.astype(np.float32), depth.astype(np.float32), labels, drawn
 
 
-def _render_split(num_scenes: int, size: int, shared_share: float, unlabeled_share: float, seed: int):
+def _render_split(num_scenes: int, size: int, shared_share: float, unlabeled_share: float, rgb_share: float, seed: int):
     rng = np.random.default_rng(seed)
-    scenes = [render_scene(rng, size, shared_share, unlabeled_share) for _ in range(num_scenes)]
+    scenes = [render_scene(rng, size, shared_share, unlabeled_share, rgb_share=rgb_share) for _ in range(num_scenes)]
     if not scenes:
         return (torch.zeros(0, 3, size, size), torch.zeros(0, 1, size, size), torch.zeros(0, size, size, dtype=torch.long)), []
     rgb = torch.as_tensor(np.stack([s[0] for s in scenes]))
@@ -271,24 +281,27 @@ def _render_split(num_scenes: int, size: int, shared_share: float, unlabeled_sha
 
 
 def make_standin(num_train: int = 200, num_val: int = 0, num_test: int = 200, image_size: int = 32,
-                 shared_share: float = 0.5, unlabeled_share: float = 0.3, seed: int = 0) -> MultimodalDataset:
+                 shared_share: float = 0.5, unlabeled_share: float = 0.3, seed: int = 0,
+                 rgb_share: float = 0.75) -> MultimodalDataset:
     """Rendered RGB-D rooms (see the module docstring for what is planted). Test labels keep the same
     unlabelled share, which mIoU ignores, as NYU's unlabelled pixels are."""
     check_unit_interval("shared_share", shared_share)
     check_unit_interval("unlabeled_share", unlabeled_share)
+    check_unit_interval("rgb_share", rgb_share)
     if image_size < 16:
         raise ConfigError(f"image_size must be >= 16 pixels for the rendered rooms, got {image_size}")
     parts, kinds = {}, {}
     for offset, (name, n) in enumerate((("train", num_train), ("val", num_val), ("test", num_test))):
-        parts[name], kinds[name] = _render_split(n, image_size, shared_share, unlabeled_share, seed * 1000 + offset)
+        parts[name], kinds[name] = _render_split(n, image_size, shared_share, unlabeled_share, rgb_share, seed * 1000 + offset)
     drawn = np.array(kinds["train"] + kinds["test"])
     ground_truth = {
         "class_names": list(STANDIN_CLASSES),
-        "class_kind": dict(STANDIN_KIND),
+        "texture": dict(STANDIN_TEXTURE),
+        "relief": dict(STANDIN_RELIEF),
         "shared_share": shared_share,
+        "rgb_share": rgb_share,
         "unlabeled_share": unlabeled_share,
-        "object_kind_share": {k: float((drawn == k).mean()) if drawn.size else 0.0
-                              for k in ("general", "rgb-specific", "depth-specific")},
+        "instance_kind_share": {k: float((drawn == k).mean()) if drawn.size else 0.0 for k in INSTANCE_KINDS},
     }
     return _make_dataset(parts["train"], parts["val"], parts["test"], len(STANDIN_CLASSES), STANDIN_SOURCE, ground_truth)
 

@@ -119,6 +119,15 @@ def load_ravdess(data_dir: Path | str | None, *, seed: int = 0, num_val_actors: 
 
 
 # ----------------------------------------------------------------------------- original layout
+def swap_modalities(data: MultimodalDataset) -> MultimodalDataset:
+    """The same clips with modalities a and b exchanged (a is always the teacher's): face -> audio."""
+    def swap(split):
+        return MultimodalSplit(split.b, split.a, split.y)
+
+    return MultimodalDataset(swap(data.train), swap(data.val), swap(data.test), modalities=tuple(data.modalities[::-1]),
+                             num_classes=data.num_classes, source=data.source, ground_truth=data.ground_truth)
+
+
 def parse_ravdess_filename(name: str) -> dict[str, int]:
     """'03-01-05-01-02-01-12.wav' -> {'modality': 3, ..., 'emotion': 5, ..., 'actor': 12}.
 

@@ -65,8 +65,8 @@ import torch
 from ..cache import ResultsCache
 from ..config import ConfigError, require_subdir
 from . import MultimodalDataset, MultimodalSplit, file_digest, read_numpy, require_rows, validate_array
-from .ravdess import (FEATURES_FILE, FEATURES_SUBDIR, NUM_CLASSES, _standardize, actor_split, clip_key,
-                      parse_ravdess_filename)
+from .ravdess import FEATURES_FILE, FEATURES_SUBDIR, NUM_CLASSES, actor_split, clip_key, parse_ravdess_filename
+from .splits import random_split, standardize
 
 AUDIO_SUBDIR = "ravdess_speech"
 AUDIO_SUFFIXES = (".wav", ".flac")
@@ -318,29 +318,48 @@ def pair_audio_face(clips: RavdessAudioClips, au_path: Path) -> tuple[np.ndarray
     return clips.mfcc, au[rows], clips.emotion, clips.actor, list(clips.keys)
 
 
-# --------------------------------------------------------------------------------------- splits
-def random_split(num_clips: int, seed: int, val_fraction: float = 4 / 24, test_fraction: float = 4 / 24):
-    """Boolean masks (train, val, test) over clips drawn at random (the paper's protocol).
-
-    The default fractions give the actor split's sizes (4 + 4 of 24 actors' clips), so the two
-    protocols differ only in *which* clips are held out.
-    """
-    num_val, num_test = round(val_fraction * num_clips), round(test_fraction * num_clips)
-    if num_val + num_test >= num_clips or min(num_val, num_test) < 1:
-        raise ConfigError(f"val_fraction {val_fraction} and test_fraction {test_fraction} of {num_clips} clips must "
-                          "leave at least one clip in every split")
-    order = np.random.default_rng(seed).permutation(num_clips)
-    test, val = np.zeros(num_clips, bool), np.zeros(num_clips, bool)
-    test[order[:num_test]] = True
-    val[order[num_test:num_test + num_val]] = True
-    return ~(test | val), val, test
+# ----------------------------------------------------------------------------- feature forms
+AUDIO_FORMS = ("maps", "statistics")
+DIRECTIONS = ("audio->face", "face->audio")
 
 
 def _standardize_maps(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     """z-score (N, C, T) maps per coefficient C with the training clips' mean / std over clips and frames."""
     c, t = train.shape[1:]
     flat = [x.transpose(0, 2, 1).reshape(-1, c) for x in (train, *others)]
-    return [z.reshape(-1, t, c).transpose(0, 2, 1) for z in _standardize(*flat)]
+    return [z.reshape(-1, t, c).transpose(0, 2, 1) for z in standardize(*flat)]
+
+
+def pool_time(maps: np.ndarray, factor: int) -> np.ndarray:
+    """(N, C, T) -> (N, C, T // factor): the mean over ``factor`` consecutive frames (a CPU-sized map)."""
+    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
+        raise ConfigError(f"time_pool must be a whole number >= 1, got {factor!r}")
+    n, c, t = maps.shape
+    if t < factor:
+        raise ConfigError(f"time_pool {factor} exceeds the {t} frames of the maps")
+    return maps[:, :, :t - t % factor].reshape(n, c, t // factor, factor).mean(-1)
+
+
+def map_statistics(maps: np.ndarray) -> np.ndarray:
+    """(N, C, T) maps -> (N, 2C) clip statistics: each coefficient's mean, then its std, over frames."""
+    return np.concatenate([maps.mean(-1), maps.std(-1)], axis=1)
+
+
+def paired_arrays(data_dir: Path | str, *, audio_form: str = "statistics", time_pool: int = 1,
+                  settings: AudioFeatureSettings | None = None, cache: ResultsCache | None = None):
+    """Unsplit paired arrays from ``data_dir`` (raw audio + AU file), for a user's own split or study.
+
+    Returns (x_audio, x_face, y, actors): x_audio (N, 2 n_mfcc) MFCC clip statistics
+    (``audio_form="statistics"``, :func:`map_statistics`) or (N, n_mfcc, T) maps (``"maps"``),
+    x_face (N, 35) action units, y (N,) emotion - 1, actors (N,) actor ids; nothing standardised.
+    """
+    if audio_form not in AUDIO_FORMS:
+        raise ConfigError(f"audio_form must be one of {AUDIO_FORMS}, got {audio_form!r}")
+    audio_dir = require_subdir(Path(data_dir), AUDIO_SUBDIR, "the RAVDESS speech audio (Actor_XX/03-01-*.wav or .flac)")
+    au_file = require_subdir(Path(data_dir), FEATURES_SUBDIR, f"{FEATURES_SUBDIR}/{FEATURES_FILE}") / FEATURES_FILE
+    a, b, emotion, actors, _ = pair_audio_face(read_ravdess_audio(audio_dir, settings=settings, cache=cache), au_file)
+    a = pool_time(a.astype(np.float64), time_pool)
+    return (map_statistics(a) if audio_form == "statistics" else a), b, emotion - 1, actors
 
 
 def load_ravdess_audio_face(data_dir: Path | str | None = None, *, split: str = "actor", seed: int = 0,
@@ -348,17 +367,26 @@ def load_ravdess_audio_face(data_dir: Path | str | None = None, *, split: str = 
                             num_val_actors: int = 4, num_test_actors: int = 4,
                             val_fraction: float = 4 / 24, test_fraction: float = 4 / 24,
                             standardize_b: bool = True, settings: AudioFeatureSettings | None = None,
-                            cache: ResultsCache | None = None) -> MultimodalDataset:
+                            cache: ResultsCache | None = None, time_pool: int = 1, audio_form: str = "maps",
+                            direction: str = "audio->face") -> MultimodalDataset:
     """RAVDESS MFCC maps (a, the teacher's modality) and action units (b) as a MultimodalDataset.
 
     Reads ``data_dir/ravdess_speech/`` (or ``audio_dir``) and ``data_dir/ravdess_au_mfcc/
     ravdess_au_mfcc.npz`` (or ``au_file``). ``split="actor"``: whole actors held out
     (:func:`~mfh_lib.data.ravdess.actor_split`, ``num_val_actors`` / ``num_test_actors``, balanced by
-    sex); ``split="random"``: clips at random (:func:`random_split`, ``val_fraction`` /
-    ``test_fraction``). ``seed`` picks the held-out actors or clips. a = (N, 1, n_mfcc, num_frames)
-    standardised per coefficient with training statistics; b = (N, 35) AUs, standardised with
-    training statistics when ``standardize_b``; y = emotion - 1.
+    sex); ``split="random"``: clips at random (:func:`mfh_lib.data.random_split`, ``val_fraction`` /
+    ``test_fraction``). ``seed`` picks the held-out actors or clips. The audio is
+    ``audio_form="maps"``: (N, 1, n_mfcc, num_frames // time_pool) MFCC maps (``time_pool`` > 1
+    averages consecutive frames, :func:`pool_time`), standardised per coefficient with training
+    statistics; or ``"statistics"``: (N, 2 n_mfcc) per-clip mean and std of each coefficient over
+    the (pooled) frames, standardised per column. Face: (N, 35) AUs, standardised with training
+    statistics when ``standardize_b``. ``direction="audio->face"`` (the paper's): a = audio (the
+    teacher's modality), b = face; ``"face->audio"``: a = face, b = audio. y = emotion - 1.
     """
+    if audio_form not in AUDIO_FORMS:
+        raise ConfigError(f"audio_form must be one of {AUDIO_FORMS}, got {audio_form!r}")
+    if direction not in DIRECTIONS:
+        raise ConfigError(f"direction must be one of {DIRECTIONS}, got {direction!r}")
     if data_dir is None and (audio_dir is None or au_file is None):
         raise ConfigError("load_ravdess_audio_face needs data_dir (holding ravdess_speech/ and ravdess_au_mfcc/) "
                           "or both audio_dir and au_file")
@@ -374,20 +402,28 @@ def load_ravdess_audio_face(data_dir: Path | str | None = None, *, split: str = 
     if split == "actor":
         train, val, test = actor_split(actors, seed, num_val_actors, num_test_actors)
     elif split == "random":
-        train, val, test = random_split(len(emotion), seed, val_fraction, test_fraction)
+        train, val, test = random_split(len(emotion), seed=seed, val=val_fraction, test=test_fraction)
     else:
         raise ConfigError(f"split must be 'actor' (speaker-independent) or 'random' (the paper's), got {split!r}")
     require_rows("train", int(train.sum()), 2, file=audio_dir, why="the features are standardised with its std")
-    a_tr, a_va, a_te = _standardize_maps(a[train].astype(np.float64), a[val].astype(np.float64),
-                                         a[test].astype(np.float64))
-    b_parts = _standardize(b[train], b[val], b[test]) if standardize_b else (b[train], b[val], b[test])
+    a = pool_time(a.astype(np.float64), time_pool)
+    masks = (train, val, test)
+    if audio_form == "maps":
+        audio = [z[:, None] for z in _standardize_maps(*(a[m] for m in masks))]
+        audio_name = f"audio (MFCC maps {a.shape[1]}x{a.shape[2]})"
+    else:
+        audio = standardize(*(map_statistics(a[m]) for m in masks))
+        audio_name = f"audio (clip statistics of {a.shape[1]} MFCCs)"
+    face = standardize(*(b[m] for m in masks)) if standardize_b else [b[m] for m in masks]
     y = emotion - 1
+    if direction == "face->audio":
+        parts, modalities = list(zip(face, audio)), ("face (action units)", audio_name)
+    else:
+        parts, modalities = list(zip(audio, face)), (audio_name, "face (action units)")
 
     def part(xa, xb, mask):
-        return MultimodalSplit(torch.as_tensor(xa[:, None], dtype=torch.float32),
-                               torch.as_tensor(xb, dtype=torch.float32), torch.as_tensor(y[mask], dtype=torch.long))
+        return MultimodalSplit(torch.as_tensor(xa, dtype=torch.float32), torch.as_tensor(xb, dtype=torch.float32),
+                               torch.as_tensor(y[mask], dtype=torch.long))
 
-    s = settings or AudioFeatureSettings()
-    return MultimodalDataset(part(a_tr, b_parts[0], train), part(a_va, b_parts[1], val), part(a_te, b_parts[2], test),
-                             modalities=(f"audio (MFCC maps {s.n_mfcc}x{s.num_frames})", "face (action units)"),
-                             num_classes=NUM_CLASSES, source=f"{SOURCE}; {split} split")
+    return MultimodalDataset(*(part(xa, xb, m) for (xa, xb), m in zip(parts, masks)), modalities=modalities,
+                             num_classes=NUM_CLASSES, source=f"{SOURCE}; {split} split; {direction}")

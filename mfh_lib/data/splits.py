@@ -4,6 +4,8 @@
   in exactly one split, so a model cannot recognise the person instead of the label.
 * :func:`random_split`: the same over samples (no groups).
 * :func:`kfold_indices`: k folds of sample indices, optionally of whole groups.
+* :func:`random_halves`: one random 50:50 split of the samples per seed (MFH App. B.3's
+  teacher / student halves), as (S, N // 2) index tensors.
 * :func:`standardize`: z-scores every array with the *training* array's mean and std.
 * :func:`dataset_from_arrays`: ``x_a, x_b, y`` (and groups) to a standardised
   :class:`~mfh_lib.data.MultimodalDataset` with a declared number of classes.
@@ -94,6 +96,22 @@ def kfold_indices(n: int, num_folds: int, *, seed: int = 0, groups=None) -> list
     return [(np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)) for k in range(num_folds)]
 
 
+def random_halves(num_samples: int, num_members: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """One random 50:50 split of ``range(num_samples)`` per ensemble member (seed).
+
+    Returns (first, second): (S, N // 2) int64 index tensors, disjoint per row; member i's split is
+    ``torch.randperm`` under seed + i, so members are independent replications (with an odd N the
+    last sample of the permutation is left out).
+    """
+    for name, value, low in (("num_samples", num_samples, 2), ("num_members", num_members, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ConfigError(f"{name} must be a whole number >= {low}, got {value!r}")
+    order = torch.stack([torch.randperm(int(num_samples), generator=torch.Generator().manual_seed(int(seed) + i))
+                         for i in range(int(num_members))])
+    half = int(num_samples) // 2
+    return order[:, :half], order[:, half:2 * half]
+
+
 def fit_standardizer(train) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature (mean, std) of ``train`` (N, ...) over the sample axis; constant features get std 1."""
     train = np.asarray(train, dtype=np.float64)
@@ -157,4 +175,4 @@ def dataset_from_arrays(x_a, x_b, y, *, groups=None, num_classes: int | None = N
                              num_classes=num_classes, source=source)
 
 
-__all__ = ["group_split", "random_split", "kfold_indices", "fit_standardizer", "standardize", "dataset_from_arrays"]
+__all__ = ["group_split", "random_split", "kfold_indices", "random_halves", "fit_standardizer", "standardize", "dataset_from_arrays"]

@@ -30,6 +30,7 @@ import torch
 
 from ..config import ConfigError, require_subdir
 from . import MultimodalDataset, MultimodalSplit, read_numpy, require_rows, validate_array
+from .splits import random_split
 
 SUBDIR = "vggsound"
 STANDIN_SOURCE = "stand-in (synthetic tiny clips, planted modality-general/specific cues)"
@@ -49,12 +50,6 @@ def read_clip(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def _video_tensor(frames: np.ndarray) -> torch.Tensor:
     """(N, T, H, W, 3) uint8 -> (N, 3, T, H, W) float in [0, 1] (the layout of torchvision's r3d_18)."""
     return torch.as_tensor(frames).permute(0, 4, 1, 2, 3).float() / 255.0
-
-
-def _split_val(n: int, val_fraction: float, seed: int):
-    order = np.random.default_rng(seed).permutation(n)
-    num_val = int(round(val_fraction * n))
-    return np.sort(order[num_val:]), np.sort(order[:num_val])
 
 
 def load_vggsound(data_dir: Path | str | None, *, seed: int = 0, val_fraction: float = 0.1, classes=None,
@@ -95,10 +90,12 @@ def load_vggsound(data_dir: Path | str | None, *, seed: int = 0, val_fraction: f
         audio = torch.as_tensor(np.stack([c[0] for c in clips]))[:, None]
         video = _video_tensor(np.stack([c[1] for c in clips]))
         parts[split] = (audio, video, torch.tensor([index[r["label"]] for r in chosen]))
-    train_idx, val_idx = _split_val(len(parts["train"][2]), val_fraction, seed)
     # the training clips' std standardises every spectrogram: one clip gives none
-    require_rows("train", len(train_idx), 2, file=labels_csv,
-                 why=f"spectrograms are standardised with its std; add train rows or lower val_fraction={val_fraction}")
+    why = f"spectrograms are standardised with its std; add train rows or lower val_fraction={val_fraction}"
+    require_rows("train", len(parts["train"][2]), 2, file=labels_csv, why=why)
+    train_mask, val_mask, _ = random_split(len(parts["train"][2]), seed=seed, val=val_fraction or 0, test=0)
+    train_idx, val_idx = np.flatnonzero(train_mask), np.flatnonzero(val_mask)
+    require_rows("train", len(train_idx), 2, file=labels_csv, why=why)
     a, b, y = parts["train"]
     mean, std = a[train_idx].mean(), a[train_idx].std()  # one scalar: spectrogram bins share a scale
 
