@@ -8,6 +8,7 @@ Every chapter calls these the same way, so a reader learns them once:
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -25,6 +26,54 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 class ConfigError(ValueError):
     """A setting a user chose is invalid; the message says how to fix it."""
+
+
+def check_whole(name: str, value, minimum: int = 1) -> None:
+    """A setting that counts something: a whole number >= ``minimum`` (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a whole number >= {minimum}")
+
+
+def check_number(name: str, value, low: float | None = None, high: float | None = None) -> None:
+    """A real-valued setting: finite, within [low, high] where given (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or \
+            (low is not None and value < low) or (high is not None and value > high):
+        bounds = f" in [{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
+        raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a finite number{bounds}")
+
+
+class StudySettings:
+    """What every study's frozen settings dataclass shares: construction from a dict (a chapter
+    profile or a user's own) that names a missing or unknown setting, and JSON data back."""
+
+    @classmethod
+    def required(cls) -> tuple[str, ...]:
+        """The names of the settings without a default."""
+        return tuple(f.name for f in dataclasses.fields(cls)
+                     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+
+    @classmethod
+    def from_dict(cls, mapping: Mapping[str, Any], *, extra: str = "error"):
+        """Settings from a dict; a missing required key is a ConfigError naming it. ``extra="error"``:
+        an unknown key is a ConfigError naming it; ``"ignore"``: keys that are not settings (a chapter
+        profile's other settings) are skipped."""
+        if not isinstance(mapping, Mapping):
+            raise ConfigError(f"study settings must be a mapping or {cls.__name__}, got {type(mapping).__name__}")
+        if extra not in ("error", "ignore"):
+            raise ConfigError(f"extra must be 'error' or 'ignore', got {extra!r}")
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = [name for name in cls.required() if name not in mapping]
+        if missing:
+            raise ConfigError(f"study settings lack {missing} (required, no default: {list(cls.required())}; "
+                              f"see {cls.__name__})")
+        unknown = sorted(set(mapping) - names)
+        if unknown and extra == "error":
+            raise ConfigError(f"unknown study setting(s) {unknown}; known: {sorted(names)}")
+        return cls(**{k: v for k, v in mapping.items() if k in names})
+
+    def to_dict(self) -> dict:
+        """The settings as JSON data (lists for tuples)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
 def select_profile(profiles: Mapping[str, Mapping[str, Any]], name: str) -> dict:

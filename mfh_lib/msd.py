@@ -39,7 +39,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable, Sequence
 
 import torch
@@ -49,7 +49,7 @@ from torch.func import functional_call, vmap
 
 from . import losses
 from .cache import progress
-from .config import ConfigError, check_unit_interval
+from .config import ConfigError, StudySettings, check_unit_interval, check_whole
 from .data import MultimodalDataset, MultimodalSplit
 from .training import Ensemble, train_ensemble
 
@@ -775,22 +775,8 @@ def run_method(method: str, dataset: MultimodalDataset, teacher: dict[str, Teach
 # ----------------------------------------------------------------------------- study functions (cached)
 
 
-def _settings_from(cls, mapping: dict):
-    """``cls(**mapping)`` with the error a reader needs: an unknown setting is named."""
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(mapping) - known)
-    if unknown:
-        raise ConfigError(f"unknown {cls.__name__} setting(s) {unknown}; known: {sorted(known)}")
-    return cls(**mapping)
-
-
-def _whole(name: str, value, minimum: int = 1):
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a whole number >= {minimum}")
-
-
 @dataclass(frozen=True)
-class TeacherSettings:
+class TeacherSettings(StudySettings):
     """How :func:`teacher_study` trains the frozen teacher (a wide LateFusionNet, Adam, modality dropout).
 
     ``hidden``: widths of every encoder and fusion layer; ``dropout``: feature dropout;
@@ -809,23 +795,19 @@ class TeacherSettings:
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(self.hidden))
         for i, width in enumerate(self.hidden):
-            _whole(f"hidden[{i}]", width)
-        _whole("num_epochs", self.num_epochs)
-        _whole("batch_size", self.batch_size)
-        _whole("seed", self.seed, 0)
+            check_whole(f"hidden[{i}]", width)
+        check_whole("num_epochs", self.num_epochs)
+        check_whole("batch_size", self.batch_size)
+        check_whole("seed", self.seed, 0)
         check_unit_interval("dropout", self.dropout)
         if not 0.0 <= self.modality_dropout <= 0.5:
             raise ConfigError(f"setting 'modality_dropout' = {self.modality_dropout!r} must lie in [0, 0.5]")
         if not self.lr > 0:
             raise ConfigError(f"setting 'lr' = {self.lr!r} must be > 0")
 
-    @classmethod
-    def from_mapping(cls, mapping: dict) -> "TeacherSettings":
-        return _settings_from(cls, mapping)
-
 
 @dataclass(frozen=True)
-class StudentSettings:
+class StudentSettings(StudySettings):
     """How :func:`student_study` trains the students (one vmap ensemble of ``num_seeds`` per method).
 
     ``width``: units of every student layer; ``lam``: eq. (1)'s hard-label weight; ``temperature``;
@@ -851,8 +833,8 @@ class StudentSettings:
     def __post_init__(self):
         object.__setattr__(self, "population_values", tuple(float(v) for v in self.population_values))
         for name in ("num_seeds", "width", "num_epochs", "batch_size"):
-            _whole(name, getattr(self, name))
-        _whole("seed", self.seed, 0)
+            check_whole(name, getattr(self, name))
+        check_whole("seed", self.seed, 0)
         check_unit_interval("lam", self.lam)
         if set(self.feature_weights) - set(FEATURE_LOSSES):
             raise ConfigError(f"setting 'feature_weights' has unknown losses {sorted(set(self.feature_weights) - set(FEATURE_LOSSES))}")
@@ -861,10 +843,6 @@ class StudentSettings:
         for name in ("temperature", "lr", "meta_lr"):
             if not getattr(self, name) > 0:
                 raise ConfigError(f"setting {name!r} = {getattr(self, name)!r} must be > 0")
-
-    @classmethod
-    def from_mapping(cls, mapping: dict) -> "StudentSettings":
-        return _settings_from(cls, mapping)
 
 
 @dataclass

@@ -31,8 +31,6 @@ by the data's content hash and the settings.
 """
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Mapping
@@ -44,7 +42,7 @@ import torch.nn.functional as F
 
 from . import losses, models, training
 from .cache import ResultsCache
-from .config import ConfigError, check_unit_interval
+from .config import ConfigError, StudySettings, check_number, check_unit_interval, check_whole
 from .data.splits import random_halves
 
 #: Teacher names, in the order of MFH Tab. 7 plus the literal-reading text teacher.
@@ -63,7 +61,7 @@ _RESULT_FORMAT = 2
 
 
 @dataclass(frozen=True)
-class F1MatchedKDSettings:
+class F1MatchedKDSettings(StudySettings):
     """Settings of :func:`f1_matched_kd_study` (defaults: none for the run's size, MultiBench's otherwise).
 
     Required (no default: they set the size of the run):
@@ -96,41 +94,10 @@ class F1MatchedKDSettings:
 
     def __post_init__(self):
         for name in ("seeds", "teacher_epochs", "student_epochs", "hidden_text", "hidden_image", "embed_dim", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a whole number >= 1")
+            check_whole(name, getattr(self, name))
         for name, low in (("lr", 0.0), ("weight_decay", 0.0), ("temperature", 1e-6)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < low:
-                raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a finite number >= {low:g}")
+            check_number(name, getattr(self, name), low)
         check_unit_interval("setting 'rho'", self.rho)
-
-    @classmethod
-    def required(cls) -> tuple[str, ...]:
-        """The names of the settings without a default."""
-        return tuple(f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING)
-
-    @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any], *, extra: str = "error") -> "F1MatchedKDSettings":
-        """Settings from a dict (e.g. a chapter profile); a missing required key is a ConfigError naming
-        it. ``extra="error"``: an unknown key is a ConfigError naming it; ``"ignore"``: skipped."""
-        if not isinstance(mapping, Mapping):
-            raise ConfigError(f"study settings must be a mapping or {cls.__name__}, got {type(mapping).__name__}")
-        if extra not in ("error", "ignore"):
-            raise ConfigError(f"extra must be 'error' or 'ignore', got {extra!r}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        missing = [name for name in cls.required() if name not in mapping]
-        if missing:
-            raise ConfigError(f"study settings lack {missing} (required, no default: {list(cls.required())}; "
-                              f"see {cls.__name__})")
-        unknown = sorted(set(mapping) - names)
-        if unknown and extra == "error":
-            raise ConfigError(f"unknown study setting(s) {unknown}; known: {sorted(names)}")
-        return cls(**{k: v for k, v in mapping.items() if k in names})
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
 
 @dataclass
 class F1MatchedKDStudy:

@@ -21,9 +21,8 @@ authors' RAVDESS code, which used the batch mean.
 from __future__ import annotations
 
 import dataclasses
-import math
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
@@ -33,7 +32,7 @@ from torch.func import functional_call, vmap
 
 from . import controls, models
 from .cache import ResultsCache, progress
-from .config import ConfigError, check_unit_interval
+from .config import ConfigError, StudySettings, check_number, check_unit_interval, check_whole
 from .losses import kd_loss
 from .training import Ensemble, member_accuracy, predict_ensemble, train_ensemble
 
@@ -126,8 +125,7 @@ def permutation_distances(head: Callable[[torch.Tensor], torch.Tensor], features
     if num_permutations < 1:
         raise ConfigError(f"num_permutations (M) must be >= 1, got {num_permutations}")
     S, n, d = features.shape
-    pairs_m = torch.arange(num_permutations).repeat_interleave(d)  # (M*d,) pair k -> (m, i)
-    pairs_i = torch.arange(d).repeat(num_permutations)
+    pairs_i = torch.arange(d).repeat(num_permutations)  # (M*d,): pair k = (m, i) permutes column i
     chunk = max(1, max_elements // (S * n * d))
     out = torch.empty(S, num_permutations * d, device=features.device)
     reference = reference_logits[:, None]  # (S, 1, n, C)
@@ -325,7 +323,7 @@ def rank_channels(data, make_a: Callable[[], nn.Module], make_b: Callable[[], nn
 
 
 @dataclass(frozen=True)
-class NullifiedStudySettings:
+class NullifiedStudySettings(StudySettings):
     """Settings of :func:`nullified_teacher_study` (MFH Sec. 5.4 with the evidence engine's controls).
 
     Required (no default: they set the size of the run):
@@ -384,25 +382,12 @@ class NullifiedStudySettings:
     cnn_pool: tuple[int, ...] = (5, 8)
 
     def __post_init__(self):
-        def whole(name, minimum, value=None, allow_none=False):
-            value = getattr(self, name) if value is None and not allow_none else value
-            if allow_none and value is None:
-                return
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a whole number >= {minimum}")
-
-        def number(name, low=None, high=None):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or \
-                    (low is not None and value < low) or (high is not None and value > high):
-                bounds = f" in [{low if low is not None else '-inf'}, {high if high is not None else 'inf'}]"
-                raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a finite number{bounds}")
-
         for name in ("seeds", "joint_epochs", "student_epochs", "num_permutations"):
-            whole(name, 1)
-        whole("cross_fit_folds", 2)
-        whole("batch_size", 1, self.batch_size, allow_none=True)
-        whole("num_classes", 2, self.num_classes, allow_none=True)
+            check_whole(name, getattr(self, name))
+        check_whole("cross_fit_folds", self.cross_fit_folds, 2)
+        for name, minimum in (("batch_size", 1), ("num_classes", 2)):  # None: the whole set / from the labels
+            if getattr(self, name) is not None:
+                check_whole(name, getattr(self, name), minimum)
         if self.optimizer not in ("sgd", "adamw"):
             raise ConfigError(f"setting 'optimizer' = {self.optimizer!r} is invalid: expected 'sgd' or 'adamw'")
         if self.net_a not in NETWORKS_A:
@@ -419,48 +404,19 @@ class NullifiedStudySettings:
                               f"(2 sizes) are invalid: got {self.cnn_widths}, {self.cnn_hidden}, {self.cnn_pool}")
         for name in ("hidden_a", "hidden_b", "cnn_widths", "cnn_hidden", "cnn_pool"):
             for width in getattr(self, name):
-                whole(name, 1, width)
+                check_whole(name, width)
         for r in self.ratios:
             check_unit_interval("setting 'ratios' (each r)", r)
         for m in self.m_values:
-            whole("m_values", 1, m)
+            check_whole("m_values", m)
             if m > self.num_permutations:
                 raise ConfigError(f"setting 'm_values' holds M = {m} > num_permutations = {self.num_permutations}")
-        number("lr", 0)
-        number("momentum", 0, 1)
-        number("weight_decay", 0)
-        number("temperature", 1e-6)
+        check_number("lr", self.lr, 0)
+        check_number("momentum", self.momentum, 0, 1)
+        check_number("weight_decay", self.weight_decay, 0)
+        check_number("temperature", self.temperature, 1e-6)
         check_unit_interval("setting 'rho'", self.rho)
         check_unit_interval("setting 'm_ratio'", self.m_ratio)
-
-    @classmethod
-    def required(cls) -> tuple[str, ...]:
-        """The names of the settings without a default."""
-        return tuple(f.name for f in dataclasses.fields(cls)
-                     if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
-
-    @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any], *, extra: str = "error") -> "NullifiedStudySettings":
-        """Settings from a dict (e.g. a chapter's profile); a missing required key is a ConfigError
-        naming it. ``extra="error"``: an unknown key is a ConfigError naming it; ``"ignore"``: keys
-        that are not settings (a chapter profile's other settings) are skipped."""
-        if not isinstance(mapping, Mapping):
-            raise ConfigError(f"study settings must be a mapping or NullifiedStudySettings, got {type(mapping).__name__}")
-        if extra not in ("error", "ignore"):
-            raise ConfigError(f"extra must be 'error' or 'ignore', got {extra!r}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        missing = [name for name in cls.required() if name not in mapping]
-        if missing:
-            raise ConfigError(f"study settings lack {missing} (required, no default: "
-                              f"{list(cls.required())}; see NullifiedStudySettings)")
-        unknown = sorted(set(mapping) - names)
-        if unknown and extra == "error":
-            raise ConfigError(f"unknown study setting(s) {unknown}; known: {sorted(names)}")
-        return cls(**{k: v for k, v in mapping.items() if k in names})
-
-    def to_dict(self) -> dict:
-        """The settings as JSON data (lists for tuples)."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
 
 def _study_settings(settings) -> tuple[NullifiedStudySettings, dict]:

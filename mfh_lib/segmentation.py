@@ -21,17 +21,15 @@ content hash, the settings and the device.
 """
 from __future__ import annotations
 
-import dataclasses
-import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
 from . import cache
-from .config import ConfigError, check_unit_interval
+from .config import ConfigError, StudySettings, check_number, check_unit_interval, check_whole
 from .data import MultimodalDataset
 from .models import CENLikeRGBD, ModalityGeneralSegmenter, SAGateLikeRGBD, deeplabv3plus, tag_modality
 from .training import iou_from_confusion, segmentation_confusion, train_segmenter
@@ -61,7 +59,7 @@ ALIASES = {"No-KD student": ("RGB teacher", "RGB"), "MG teacher (on RGB)": ("MG 
 
 
 @dataclass(frozen=True)
-class SegmentationStudySettings:
+class SegmentationStudySettings(StudySettings):
     """Settings of :func:`segmentation_study`.
 
     Required: ``seeds`` (S, the replication unit of every paired claim) and ``num_epochs`` (of every
@@ -84,39 +82,15 @@ class SegmentationStudySettings:
     def __post_init__(self):
         for name, minimum in (("seeds", 1), ("num_epochs", 1), ("batch_size", 2), ("encoder_depth", 3),
                               ("decoder_channels", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-                raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a whole number >= {minimum}")
+            check_whole(name, getattr(self, name), minimum)
         for name, low in (("lr", 0.0), ("weight_decay", 0.0), ("temperature", 1e-6)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < low:
-                raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a finite number >= {low:g}")
+            check_number(name, getattr(self, name), low)
         check_unit_interval("setting 'rho'", self.rho)
         rates = self.atrous_rates
         if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence) or not rates or \
                 any(isinstance(r, bool) or not isinstance(r, int) or r < 1 for r in rates):
             raise ConfigError(f"setting 'atrous_rates' = {rates!r} is invalid: expected a list of whole numbers >= 1")
         object.__setattr__(self, "atrous_rates", tuple(rates))
-
-    @classmethod
-    def from_dict(cls, mapping: Mapping[str, Any], *, extra: str = "error") -> "SegmentationStudySettings":
-        """Settings from a dict; a missing required key or (``extra="error"``) an unknown key is a
-        ConfigError naming it. ``extra="ignore"`` skips keys that are not settings (a chapter profile)."""
-        if extra not in ("error", "ignore"):
-            raise ConfigError(f"extra must be 'error' or 'ignore', got {extra!r}")
-        names = {f.name for f in dataclasses.fields(cls)}
-        required = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING]
-        missing = [name for name in required if name not in mapping]
-        if missing:
-            raise ConfigError(f"segmentation study settings lack {missing} (required: {required})")
-        unknown = sorted(set(mapping) - names)
-        if unknown and extra == "error":
-            raise ConfigError(f"unknown segmentation study setting(s) {unknown}; known: {sorted(names)}")
-        return cls(**{k: v for k, v in mapping.items() if k in names})
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
 
 @dataclass
 class SegmentationStudyResult:

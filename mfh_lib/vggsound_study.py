@@ -26,7 +26,7 @@ import torch
 
 from . import models
 from .cache import ResultsCache
-from .config import ConfigError, check_unit_interval
+from .config import ConfigError, check_unit_interval, check_whole
 from .data.vggsound import mean_average_precision
 from .ranking import (JointPair, distance, distill_module, fit_module, joint_loss, nullify, nullify_keep_mask,
                       permutation_distances, predict_module, salience_from_distances)
@@ -58,9 +58,7 @@ class VggStudySettings:
 
     def __post_init__(self):
         for name in ("seeds", "epochs", "batch_size", "num_permutations"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a whole number >= 1")
+            check_whole(name, getattr(self, name))
         if self.depth not in (18, 50):
             raise ConfigError(f"setting 'depth' = {self.depth!r} is invalid: expected 18 or 50")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):

@@ -321,8 +321,8 @@ def test_meta_and_selection_are_disjoint_and_cover_the_validation_set():
 
 
 def test_settings_name_unknown_and_invalid_settings():
-    with pytest.raises(ConfigError, match="unknown StudentSettings setting.*'widht'"):
-        msd.StudentSettings.from_mapping({"widht": 8})
+    with pytest.raises(ConfigError, match="unknown study setting.*'widht'"):
+        msd.StudentSettings.from_dict({"widht": 8})
     with pytest.raises(ConfigError, match="'num_seeds'"):
         msd.StudentSettings(num_seeds=0)
     with pytest.raises(ConfigError, match="'modality_dropout'"):

@@ -9,7 +9,7 @@ import torch
 
 from mfh_lib import cache, config, controls, models, ranking
 from mfh_lib.config import ConfigError
-from mfh_lib.data import (MultimodalDataset, MultimodalSplit, dataset_from_arrays, group_split, kfold_indices,
+from mfh_lib.data import (MultimodalSplit, dataset_from_arrays, group_split, kfold_indices,
                           random_split, standardize)
 from mfh_lib.data import ravdess
 
