@@ -214,15 +214,18 @@ display(formatting.html_table(pd.DataFrame(
 SWEEP_KEYS = ("energy_sweep", "multibench_components", "sweep_students")  # the image sweep below, not this study
 
 
-def study_on(draw_splits, draw_hash, teachers, **options):
+def study_on(draw_splits, draw_hash, teachers, distil=True, **conditions):
     """One kd_study on stacked data draws (member s on draw s), cached by the draws' content."""
-    return training.kd_study(
-        teachers, (make_student, audio), {name: s.to(device) for name, s in draw_splits.items()}, member_data=True,
-        num_members=num_seeds, teacher_epochs=cfg["teacher_epochs"], student_epochs=cfg["student_epochs"],
+    kd_settings = training.KDStudySettings(
+        seeds=num_seeds, teacher_epochs=cfg["teacher_epochs"], student_epochs=cfg["student_epochs"],
         batch_size=cfg["batch_size"], optimizer=cfg["optimizer"], lr=cfg["lr"], temperature=cfg["temperature"],
-        baselines={"image only": (LeNet5, image)}, results_cache=cache.ResultsCache(CHAPTER), device=device,
+        **conditions)
+    return training.kd_study(
+        teachers, (make_student, audio), {name: s.to(device) for name, s in draw_splits.items()}, kd_settings,
+        member_data=True, distil=distil, baselines={"image only": (LeNet5, image)},
+        results_cache=cache.ResultsCache(CHAPTER), device=device,
         key={"chapter": CHAPTER, "data": draw_hash, "seeds": num_seeds,
-             **{k: v for k, v in cfg.items() if k not in ("seeds", *SWEEP_KEYS)}}, **options)
+             **{k: v for k, v in cfg.items() if k not in ("seeds", *SWEEP_KEYS)}})
 
 
 study = study_on(splits, data_hash, {"UM": (make_teacher_um, audio), "CM": (make_teacher_cm, image_and_audio)},

@@ -676,7 +676,7 @@ display(ledger.table())
 #   against closed forms, and their bias at several MI levels (`tests/test_mi_bias.py`). On the real
 #   features both CCH terms come from one k-NN family, bias-corrected on matched surrogates, beside
 #   the exactly unbiased log-det value. The neural second opinion is a held-out InfoNCE bound
-#   {cite}`oord2018cpc` (`mi.infonce_mi`, profile `full`); we did not implement MINE
+#   {cite}`oord2018cpc` (`mi.infonce_mi`, profiles `record` and `full`); we did not implement MINE
 #   {cite}`belghazi2018mine` or the autoencoder + KSG latentMI estimator.
 # * **Profiles.** This run ({glue:text}`ch08_profile`): $d =$ {glue:text}`ch08_dim`, $n =$
 #   {glue:text}`ch08_n`, {glue:text}`ch08_seeds` seeds, {glue:text}`ch08_draws_per_seed` draws per seed;

@@ -12,13 +12,15 @@ Models with BatchNorm must not update running statistics under vmap: build them 
 from __future__ import annotations
 
 import copy
-from typing import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from .cache import progress
+from .config import ConfigError, StudySettings, check_number, check_unit_interval, check_whole
 
 
 class Ensemble:
@@ -319,13 +321,62 @@ def fit_best_epoch(make_model: Callable[[], nn.Module], train_inputs: Sequence[t
     return ensemble
 
 
-def kd_study(teachers: dict, student: tuple, splits: dict, *, rhos: Sequence[float], num_members: int,
-             teacher_epochs: int, student_epochs: int, batch_size: int, optimizer: str = "adam", lr: float = 1e-3,
-             temperature: float = 1.0, control_rho: float | None = None, noise_teacher: str | None = None,
-             smoothing_teacher: str | None = None, born_again: bool = False, cross_fit: Sequence[str] = (),
-             num_folds: int = 2, baselines: dict | None = None, member_data: bool = False, distil: bool = True,
+@dataclass(frozen=True)
+class KDStudySettings(StudySettings):
+    """Settings of :func:`kd_study`.
+
+    Required: ``seeds`` (S, the members of every ensemble: one per seed), ``teacher_epochs``,
+    ``student_epochs``, ``batch_size``. Optional: ``rhos`` (eq. (1)'s cross-entropy weights of the
+    KD students), ``optimizer`` ("sgd", "adam" or "adamw"), ``lr``, ``temperature``; the controls at
+    ``control_rho`` (None: no controls): ``noise_teacher`` / ``smoothing_teacher`` (teacher names),
+    ``born_again``, ``cross_fit`` (teacher names) with ``num_folds`` folds.
+    """
+
+    seeds: int
+    teacher_epochs: int
+    student_epochs: int
+    batch_size: int
+    rhos: tuple[float, ...] = (0.0, 0.5)
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    temperature: float = 1.0
+    control_rho: float | None = None
+    noise_teacher: str | None = None
+    smoothing_teacher: str | None = None
+    born_again: bool = False
+    cross_fit: tuple[str, ...] = ()
+    num_folds: int = 2
+
+    def __post_init__(self):
+        for name in ("seeds", "teacher_epochs", "student_epochs", "batch_size"):
+            check_whole(name, getattr(self, name))
+        check_whole("num_folds", self.num_folds, 2)
+        if self.optimizer not in ("sgd", "adam", "adamw"):
+            raise ConfigError(f"setting 'optimizer' = {self.optimizer!r} is invalid: expected 'sgd', 'adam' or 'adamw'")
+        check_number("lr", self.lr, 0)
+        check_number("temperature", self.temperature, 1e-6)
+        for name in ("rhos", "cross_fit"):
+            value = getattr(self, name)
+            if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a list")
+            object.__setattr__(self, name, tuple(value))
+        for rho in self.rhos:
+            check_unit_interval("setting 'rhos' (each rho)", rho)
+        if self.control_rho is not None:
+            check_unit_interval("setting 'control_rho'", self.control_rho)
+        controls_named = [name for name in ("noise_teacher", "smoothing_teacher") if getattr(self, name) is not None]
+        if (controls_named or self.born_again or self.cross_fit) and self.control_rho is None:
+            raise ConfigError("the controls (noise_teacher, smoothing_teacher, born_again, cross_fit) run at "
+                              "control_rho: set setting 'control_rho'")
+
+
+def kd_study(teachers: dict, student: tuple, splits: dict, settings: KDStudySettings | Mapping[str, Any], *,
+             baselines: dict | None = None, member_data: bool = False, distil: bool = True,
              results_cache=None, key: dict | None = None, device="cpu") -> dict:
     """Teachers, KD students and control students of one crossmodal-KD experiment, paired by seed.
+
+    ``settings``: a :class:`KDStudySettings` or a mapping of its fields (a missing or unknown
+    setting is a ConfigError naming it).
 
     ``teachers``: {name: (make_model, inputs)}, ``student``: (make_model, inputs), where ``inputs(split)``
     returns the model's input tensors of a split. ``splits``: {"train": ..., "val": ..., <test splits>}
@@ -354,12 +405,21 @@ def kd_study(teachers: dict, student: tuple, splits: dict, *, rhos: Sequence[flo
     """
     from . import controls
 
+    if not isinstance(settings, KDStudySettings):
+        settings = KDStudySettings.from_dict(settings)
+    for name in (settings.noise_teacher, settings.smoothing_teacher, *settings.cross_fit):
+        if name is not None and name not in teachers:
+            raise ConfigError(f"a control names teacher {name!r}; the teachers are {sorted(teachers)}")
+    num_members, teacher_epochs, student_epochs = settings.seeds, settings.teacher_epochs, settings.student_epochs
+    rhos, control_rho, temperature, num_folds = settings.rhos, settings.control_rho, settings.temperature, settings.num_folds
+    noise_teacher, smoothing_teacher = settings.noise_teacher, settings.smoothing_teacher
+    born_again, cross_fit = settings.born_again, settings.cross_fit
     train, val = splits["train"], splits["val"]
     evaluated = {name: split for name, split in splits.items() if name not in ("train", "val")}
     if member_data and train.y.shape[0] != num_members:
         raise ValueError(f"member_data: the splits hold {train.y.shape[0]} data draws for {num_members} members")
-    settings = dict(num_members=num_members, batch_size=batch_size, optimizer=optimizer, lr=lr,
-                    temperature=temperature, device=device, member_data=member_data)
+    fit_settings = dict(num_members=num_members, batch_size=settings.batch_size, optimizer=settings.optimizer,
+                        lr=settings.lr, temperature=temperature, device=device, member_data=member_data)
     sample_axis = 1 if member_data else 0
 
     def cached(run: str, compute: Callable[[], dict]) -> dict:
@@ -378,7 +438,7 @@ def kd_study(teachers: dict, student: tuple, splits: dict, *, rhos: Sequence[flo
 
     def fit(make_model, inputs, num_epochs, seed, labels=None, **kwargs):
         return fit_best_epoch(make_model, inputs(train), train.y if labels is None else labels, inputs(val), val.y,
-                              num_epochs=num_epochs, seed=seed, **settings, **kwargs)
+                              num_epochs=num_epochs, seed=seed, **fit_settings, **kwargs)
 
     teacher_runs = {}
     for index, (name, (make_model, inputs)) in enumerate(progress(list(teachers.items()), desc="teachers")):
@@ -434,7 +494,7 @@ def kd_study(teachers: dict, student: tuple, splits: dict, *, rhos: Sequence[flo
                 ensemble = fit_best_epoch(make_model, [rows(x, train_index) for x in inputs(train)],
                                           rows(train.y, train_index), inputs(val), val.y,
                                           num_epochs=teacher_epochs, seed=1000 * (list(teachers).index(name) + 1),
-                                          **settings)
+                                          **fit_settings)
                 return predict_ensemble(ensemble, *(rows(x, held_out) for x in inputs(train)),
                                         shared=not member_data).cpu()
 

@@ -266,11 +266,11 @@ def test_kd_study_runs_every_condition_paired_and_cached(tmp_path):
     splits = {"train": tiny_split(60, generator), "val": tiny_split(30, generator), "test": tiny_split(30, generator)}
     teachers = {"UM": (lambda: nn.Linear(4, 3), lambda s: (s.b,)), "CM": (TinyFusion, lambda s: (s.a, s.b))}
     student = (lambda: nn.Linear(4, 3), lambda s: (s.b,))
-    settings = dict(rhos=[0.0, 0.5], num_members=3, teacher_epochs=3, student_epochs=3, batch_size=10, lr=0.05,
+    settings = dict(rhos=[0.0, 0.5], seeds=3, teacher_epochs=3, student_epochs=3, batch_size=10, lr=0.05,
                     control_rho=0.5, noise_teacher="UM", born_again=True, smoothing_teacher="UM", cross_fit=["UM"],
                     num_folds=2)
     results_cache = cache.ResultsCache("kd_study_test", root=tmp_path)
-    study = training.kd_study(teachers, student, splits, results_cache=results_cache, key={"test": 1}, **settings)
+    study = training.kd_study(teachers, student, splits, settings, results_cache=results_cache, key={"test": 1})
     expected = {("No-KD", 1.0), ("UM-KD", 0.0), ("CM-KD", 0.0), ("UM-KD", 0.5), ("CM-KD", 0.5), ("noise teacher", 0.5),
                 ("born-again", 0.5), ("label smoothing", 0.5), ("cross-fitted UM-KD", 0.5)}
     assert set(study["students"]) == expected
@@ -285,7 +285,7 @@ def test_kd_study_runs_every_condition_paired_and_cached(tmp_path):
     original = training.fit_best_epoch
     try:
         training.fit_best_epoch = lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained a cached unit"))
-        again = training.kd_study(teachers, student, splits, results_cache=results_cache, key={"test": 1}, **settings)
+        again = training.kd_study(teachers, student, splits, settings, results_cache=results_cache, key={"test": 1})
     finally:
         training.fit_best_epoch = original
     for condition in expected:

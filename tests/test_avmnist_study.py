@@ -51,14 +51,15 @@ def test_kd_study_on_per_member_data_draws():
     splits["train"].y[1] = splits["train"].y[1].flip(0)  # draw 1 has labels unrelated to its inputs
     teachers = {"UM": (lambda: nn.Linear(4, 3), lambda s: (s.b,))}
     baselines = {"image only": (lambda: nn.Linear(4, 3), lambda s: (s.a,))}
-    settings = dict(num_members=2, teacher_epochs=2, student_epochs=1, batch_size=20, lr=0.05, member_data=True)
-    study = training.kd_study(teachers, teachers["UM"], splits, rhos=[0.5], control_rho=0.5, noise_teacher="UM",
-                              smoothing_teacher="UM", born_again=True, cross_fit=["UM"], baselines=baselines, **settings)
+    settings = dict(seeds=2, teacher_epochs=2, student_epochs=1, batch_size=20, lr=0.05, rhos=[0.5])
+    controls = dict(control_rho=0.5, noise_teacher="UM", smoothing_teacher="UM", born_again=True, cross_fit=["UM"])
+    study = training.kd_study(teachers, teachers["UM"], splits, {**settings, **controls}, baselines=baselines,
+                              member_data=True)
     assert set(study["baselines"]) == {"image only"} and study["baselines"]["image only"]["acc"]["test"].shape == (2,)
     acc = study["teachers"]["UM"]["acc"]["test"]
     assert acc.shape == (2,) and acc[0] > acc[1]  # each member learned from its own draw
     assert ("cross-fitted UM-KD", 0.5) in study["students"] and ("label smoothing", 0.5) in study["students"]
-    only_teachers = training.kd_study(teachers, teachers["UM"], splits, rhos=[0.5], distil=False, **settings)
+    only_teachers = training.kd_study(teachers, teachers["UM"], splits, settings, distil=False, member_data=True)
     assert only_teachers["students"] == {} and set(only_teachers["teachers"]) == {"UM"}
     with pytest.raises(ValueError, match="data draws"):
-        training.kd_study(teachers, teachers["UM"], splits, rhos=[0.5], **{**settings, "num_members": 3})
+        training.kd_study(teachers, teachers["UM"], splits, {**settings, "seeds": 3}, member_data=True)

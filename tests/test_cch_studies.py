@@ -67,6 +67,10 @@ def test_estimator_comparison_broadcasts_the_student_and_keeps_its_keys():
     assert all(v.shape == (2, 3) for v in out.values())
     assert float(out["ts_logdet"].mean()) < float(out["ts_plugin"].mean())  # the plug-in's upward bias is removed
     assert bool((out["sy_ross_corrected"] <= out["label_entropy"] + 0.2).all())
+    # the record and full profiles add the neural second opinion: a held-out bound of the same shape
+    neural = cch.estimator_comparison(teachers, student, y, num_classes=3, num_draws=2, neural=True)
+    assert set(cch.ESTIMATOR_KEYS) <= set(neural) and neural["ts_infonce"].shape == (2, 3)
+    assert bool((neural["ts_infonce"] <= torch.log(torch.tensor(75.0)) + 1e-9).all())  # at most log(N/2)
 
 
 def test_bias_curve_rows():

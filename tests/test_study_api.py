@@ -101,8 +101,9 @@ def test_kd_study_with_a_class_absent_from_training_keeps_every_logit():
 
     splits = {"train": split(30, 2), "val": split(15, 3), "test": split(15, 3)}  # class 2 never trains
     model = (lambda: nn.Linear(4, 3), lambda s: (s.a,))
-    study = training.kd_study({"T": model}, model, splits, rhos=[0.5], num_members=2, teacher_epochs=1,
-                              student_epochs=1, batch_size=10, lr=0.05, control_rho=0.5, smoothing_teacher="T")
+    settings = training.KDStudySettings(seeds=2, teacher_epochs=1, student_epochs=1, batch_size=10, lr=0.05,
+                                        rhos=[0.5], control_rho=0.5, smoothing_teacher="T")
+    study = training.kd_study({"T": model}, model, splits, settings)
     assert study["students"][("label smoothing", 0.5)]["acc"]["test"].shape == (2,)
 
 
@@ -237,3 +238,24 @@ def test_every_study_function_on_the_api_page_is_public():
         module = importlib.import_module(module_name)
         assert hasattr(module, name), target
         assert name in getattr(module, "__all__", [name]), f"{target} is missing from {module_name}.__all__"
+
+
+def test_kd_study_settings_name_what_is_missing_or_inconsistent():
+    from torch import nn
+
+    from mfh_lib import training
+
+    with pytest.raises(ConfigError, match="'student_epochs'"):
+        training.KDStudySettings.from_dict({"seeds": 2, "teacher_epochs": 1, "batch_size": 8})
+    with pytest.raises(ConfigError, match="unknown study setting.*'num_members'"):
+        training.KDStudySettings.from_dict({"seeds": 2, "teacher_epochs": 1, "student_epochs": 1, "batch_size": 8,
+                                            "num_members": 2})
+    with pytest.raises(ConfigError, match="control_rho"):
+        training.KDStudySettings(seeds=2, teacher_epochs=1, student_epochs=1, batch_size=8, born_again=True)
+    with pytest.raises(ConfigError, match="'rhos'"):
+        training.KDStudySettings(seeds=2, teacher_epochs=1, student_epochs=1, batch_size=8, rhos=[1.5])
+    model = (lambda: nn.Linear(4, 3), lambda s: (s.a,))
+    settings = training.KDStudySettings(seeds=2, teacher_epochs=1, student_epochs=1, batch_size=8, control_rho=0.5,
+                                        noise_teacher="UM")
+    with pytest.raises(ConfigError, match="teacher 'UM'.*\\['T'\\]"):
+        training.kd_study({"T": model}, model, {"train": None, "val": None}, settings)
