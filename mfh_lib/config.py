@@ -275,4 +275,5 @@ def load_profile(path_or_chapter: str | os.PathLike | Mapping[str, Mapping[str, 
 
 
 __all__ = ["DATA_ENV_VAR", "REPO_ROOT", "CONFIG_DIR", "ConfigError", "select_profile", "set_threads", "seed_everything",
-           "pick_device", "resolve_data_dir", "require_subdir", "check_unit_interval", "check_setting", "load_profile"]
+           "pick_device", "resolve_data_dir", "require_subdir", "check_unit_interval", "check_setting", "load_profile",
+           "check_whole", "check_number", "StudySettings"]
