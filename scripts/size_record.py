@@ -28,9 +28,10 @@ the largest ratio over the chapter's seed keys), whether it fits the budget (60 
 on 2 cores), and if not, the seeds that fit and what would stay inconclusive.
 
 Writes ``bench/record_sizing.md`` and ``bench/record_sizing.json`` (never into ``book/_results``:
-the claims ledger reads every JSON there). ``--write-configs`` adds (or refreshes) a ``record``
-profile in ``chapters/configs/<chapter>.json``: the quick profile's text with only the seed-count
-key(s) changed, inserted after the existing profiles, the file's own formatting kept.
+the claims ledger reads every JSON there). ``--write-configs`` refreshes the seed counts of the ``record``
+profile in ``chapters/configs/<chapter>.json`` (its other, record-specific settings kept) or, where
+there is none, adds one: the quick profile's text with only the seed-count key(s) changed, inserted
+after the existing profiles, the file's own formatting kept.
 """
 from __future__ import annotations
 
@@ -438,36 +439,40 @@ def _block_span(text: str, key: str) -> tuple[int, int, int] | None:
     raise ValueError(f"unbalanced braces after {key!r}")
 
 
-def with_record_profile(text: str, seeds: dict[str, int]) -> str:
-    """The config file's text with a ``record`` profile: the quick profile's text with only the
-    seed-count keys changed, after the last profile (an existing ``record`` is replaced)."""
-    original = json.loads(text)
-    if "record" in original:
-        line_start, _, end = _block_span(text, "record")
-        before = text[:line_start].rstrip()
-        if not before.endswith(","):
-            raise ValueError("unexpected layout before the record profile")
-        text = before[:-1] + text[end:]
-    span = _block_span(text, "quick")
-    if span is None:
-        raise ValueError("no quick profile")
-    line_start, obj_start, obj_end = span
-    indent = re.match(r"[ \t]*", text[line_start:]).group(0)
-    block = text[obj_start:obj_end]
+def _set_seed_keys(block: str, seeds: dict[str, int], where: str) -> str:
     for key, value in seeds.items():
         pattern = re.compile(r'("' + re.escape(key) + r'"\s*:\s*)(\d+)')
         if len(pattern.findall(block)) != 1:
-            raise ValueError(f"the quick profile's text holds {key!r} {len(pattern.findall(block))} times")
+            raise ValueError(f"the {where} profile's text holds {key!r} {len(pattern.findall(block))} times")
         block = pattern.sub(lambda m: m.group(1) + str(int(value)), block)
-    close = text.rstrip().rfind("}")
-    body = text[:close].rstrip()
-    new = body + ",\n" + indent + '"record": ' + block + "\n" + text[close:]
+    return block
+
+
+def with_record_profile(text: str, seeds: dict[str, int]) -> str:
+    """The config file's text with the seed-count keys of its ``record`` profile set to ``seeds``.
+
+    An existing ``record`` profile keeps every other key (record-specific settings such as a larger
+    n are deliberate); without one, the quick profile's text is copied after the last profile with
+    only the seed counts changed."""
+    original = json.loads(text)
+    if "record" in original:
+        _, obj_start, obj_end = _block_span(text, "record")
+        new = text[:obj_start] + _set_seed_keys(text[obj_start:obj_end], seeds, "record") + text[obj_end:]
+        base = original["record"]
+    else:
+        span = _block_span(text, "quick")
+        if span is None:
+            raise ValueError("no quick profile")
+        line_start, obj_start, obj_end = span
+        indent = re.match(r"[ \t]*", text[line_start:]).group(0)
+        block = _set_seed_keys(text[obj_start:obj_end], seeds, "quick")
+        close = text.rstrip().rfind("}")
+        new = text[:close].rstrip() + ",\n" + indent + '"record": ' + block + "\n" + text[close:]
+        base = original["quick"]
     parsed = json.loads(new)
-    expected = dict(original)
-    expected.pop("record", None)
-    assert {k: v for k, v in parsed.items() if k != "record"} == expected, "the other profiles changed"
-    assert list(parsed)[-1] == "record"
-    assert parsed["record"] == {**original["quick"], **{k: int(v) for k, v in seeds.items()}}
+    assert {k: v for k, v in parsed.items() if k != "record"} == {k: v for k, v in original.items() if k != "record"}, \
+        "the other profiles changed"
+    assert parsed["record"] == {**base, **{k: int(v) for k, v in seeds.items()}}
     return new
 
 

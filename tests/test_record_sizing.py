@@ -137,6 +137,13 @@ def test_record_profile_is_the_quick_one_with_only_the_seeds_changed():
     assert json.loads(again)["record"]["seeds"] == 9 and again.count('"record"') == 1
 
 
+def test_refreshing_a_record_profile_keeps_its_own_settings():
+    text = '{\n "quick": {"seeds": 3, "n": 100},\n "record": {"seeds": 5, "n": 3200, "infonce": true}\n}\n'
+    new = sr.with_record_profile(text, {"seeds": 40})
+    assert json.loads(new)["record"] == {"seeds": 40, "n": 3200, "infonce": True}
+    assert json.loads(new)["quick"] == {"seeds": 3, "n": 100}
+
+
 def test_markdown_escapes_pipes_in_cells():
     out = sr.size_chapter(RESULTS, QUICK, {"wall_time_s": 60.0}, budget_s=3600)
     text = sr.markdown([out], results_dir="x", generated="now")
