@@ -31,15 +31,16 @@
 # by simulation, (2) proves when the CCH condition is sufficient and shows where it is not necessary,
 # (3) validates the sign of the criterion against the sign of the KD gain on a sweep, (4) uses the
 # criterion to rank candidate teachers, and (5) sets CCH beside MFH's $\gamma$ on the MFH synthetic
-# Gaussian data, and (6) applies both criteria to the real RAVDESS features of the Algorithm 1
-# chapter. Only (6) reads data (`data_dir` or `$MFH_DATA_DIR`; without one it runs on the RAVDESS
-# stand-in and says so).
+# Gaussian data, and (6) applies both criteria to the RAVDESS teachers of the Algorithm 1 chapter
+# (CNNs on MFCC maps made from the raw speech audio, face-AU students). Only (6) reads data
+# (`data_dir` or `$MFH_DATA_DIR`; without one it runs on the RAVDESS stand-in with MLP teachers and
+# says so).
 
 # %% tags=["parameters"]
 profile = "quick"
 seeds = None  # None: the profile's number of seeds
 device = "auto"
-data_dir = None  # RAVDESS features for the real-data section; None: $MFH_DATA_DIR, else the stand-in
+data_dir = None  # RAVDESS audio + AUs for the real-data section; None: $MFH_DATA_DIR, else the stand-in
 estimator = "gaussian"  # MI estimator for the MVD criteria: "gaussian" (log-det / latent-probit) or "ksg"
 
 # %%
@@ -50,9 +51,8 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 from myst_nb import glue
 
-from mfh_lib import cch, claims, config, gaussian_kd, mi, plotting, ranking, stats
+from mfh_lib import cch, claims, config, gaussian_kd, mi, plotting, stats
 from mfh_lib.data.gaussian_mvd import spec_from_counts, spec_from_sizes
-from mfh_lib.data.ravdess import load_ravdess
 
 config.set_threads(2)
 cfg = config.load_profile("08_cch", profile, seeds=seeds)
@@ -441,40 +441,40 @@ glue("ch08_num_mvd_settings", len(SPECS), display=False)
 # as the yardstick. Where they could differ (a teacher equally "general" for students of very
 # different strength) the linear-Gaussian sweep above shows CCH is still only a sufficient condition.
 #
-# ## CCH and MFH on real features: RAVDESS teachers of different $\gamma$
+# ## CCH and MFH on real data: RAVDESS teachers of different $\gamma$
 #
-# The RAVDESS chapter builds, with MFH's Algorithm 1, a family of audio (MFCC) teachers that differ
-# only in which penultimate channels are nullified (modality-general, modality-specific or random
-# ones, $r$ from {glue:text}`ch08_real_r_min`% to {glue:text}`ch08_real_r_max`%), and distils each into a face (action-unit) student with $\rho = 0$.
-# It is the natural real-data test of the teacher-selection question: `ranking.nullified_teacher_study`
-# returns every teacher's test logits (and is cached, so after that chapter this costs nothing), and
-# `cch.criteria_from_features` turns them, with the student's face features and the labels, into
-# both criteria per teacher and seed. With 8 classes $T$ and $S$ are 7-dimensional (centred logits);
-# $I(T;S)$ is the Gaussian log-det estimate (or KSG with `estimator="ksg"`) and $I(S;Y)$ the k-NN
-# estimator of {cite}`ross2014mutual`. $S$ is the same face probe for every teacher, so $I(S;Y)$ is one
-# number per seed: the teachers are ranked by $I(T;S)$, and the sign of the gap depends on two
-# different estimators, so only the ranking is read here. The measured gain is the student's test
-# accuracy minus that of the no-KD student of the same seed.
+# The RAVDESS chapter builds, with MFH's Algorithm 1, a family of audio teachers that differ only in
+# which penultimate channels are nullified (modality-general, modality-specific or random ones, $r$
+# from {glue:text}`ch08_real_r_min`% to {glue:text}`ch08_real_r_max`%), and distils each into a face
+# (action-unit) student with $\rho$ = {glue:text}`ch08_real_rho`. We take its speaker-independent
+# protocol (actor split) in the paper's direction, audio -> face, whose teachers are the paper's
+# architecture family: a CNN on MFCC maps computed from the raw 48 kHz speech clips, trained jointly
+# by Algorithm 1 (without `data_dir` the RAVDESS stand-in and MLP teachers take their place, as in
+# that chapter). This run's teachers: {glue:text}`ch08_real_net`.
+# `cch.ravdess_teacher_study` loads chapter 05's dataset and settings, so the content-keyed results
+# cache returns that chapter's study (after it, this costs nothing), and checks that the teachers'
+# test logits are (teachers, seeds, test clips, 8 classes) and the student's features the face AUs.
+# `cch.criteria_from_features` turns the logits, the face features and the labels into both criteria
+# per teacher and seed. With 8 classes $T$ and $S$ are 7-dimensional (centred logits); $I(T;S)$ is
+# the Gaussian log-det estimate (or KSG with `estimator="ksg"`) and $I(S;Y)$ the k-NN estimator of
+# {cite}`ross2014mutual`. $S$ is the same face probe for every teacher, so $I(S;Y)$ is one number per
+# seed: the teachers are ranked by $I(T;S)$, and the sign of the gap depends on two different
+# estimators, so only the ranking is read here. The measured gain is the student's test accuracy
+# minus that of the no-KD student of the same seed.
 
 # %%
-ravdess_cfg = config.load_profile("05_ravdess_vggsound", profile, seeds=seeds)
-ravdess = load_ravdess(data_dir, seed=ravdess_cfg["data_seed"], standardize_b=True)
-glue("ch08_real_r_min", f"{100 * min(ravdess_cfg['ratios']):g}", display=False)
-glue("ch08_real_r_max", f"{100 * max(ravdess_cfg['ratios']):g}", display=False)
-study = ranking.nullified_teacher_study(ravdess, ravdess_cfg, device=device)
-num_teachers, num_seeds = study["student_acc"].shape
-real = cch.criteria_from_features(study["teacher_test_logits"],
-                                  ravdess.test.b.expand(num_teachers, num_seeds, -1, -1),
-                                  ravdess.test.y.expand(num_teachers, num_seeds, -1), num_classes=8, estimator=estimator)
-real_gain = (study["student_acc"] - study["no_kd"]).numpy()  # (teachers, seeds) accuracy points
-real_table = pd.DataFrame({
-    "teacher": [kind for kind, _, _ in study["teachers"]], "r (%)": [100 * r for _, r, _ in study["teachers"]],
-    "M": [m for *_, m in study["teachers"]], "teacher acc": study["teacher_acc"].mean(1).numpy(),
-    "student gain (mean ± std)": [stats.mean_std(g) for g in real_gain],
-    **cch.seed_mean_criteria(real),
-})
-print(f"data: {ravdess.source}; {num_seeds} seeds, {num_teachers} teachers, {len(ravdess.test)} test clips; "
-      f"no-KD face student {stats.mean_std(study['no_kd'])} %; MI estimator: {estimator}")
+teachers = cch.ravdess_teacher_study(data_dir, config.load_profile("05_ravdess_vggsound", profile, seeds=seeds), device=device)
+ravdess, study, real_gain = teachers.data, teachers.study, teachers.gain  # real_gain: (teachers, seeds) points
+num_teachers, num_seeds = real_gain.shape
+real = teachers.criteria(estimator)  # CCH's terms and mfh_shared per (teacher, seed)
+real_table = cch.real_teacher_table(teachers, real)
+for key, value in (("r_min", min(teachers.settings.ratios)), ("r_max", max(teachers.settings.ratios))):
+    glue(f"ch08_real_{key}", f"{100 * value:g}", display=False)
+glue("ch08_real_rho", f"{teachers.settings.rho:g}", display=False)
+glue("ch08_real_net", teachers.teacher_description(), display=False)
+print(f"data: {ravdess.source}; {num_seeds} seeds, {num_teachers} teachers ({ravdess.modalities[0]} -> "
+      f"{ravdess.modalities[1]}), {len(ravdess.test)} test clips; no-KD face student {stats.mean_std(study['no_kd'])} %; "
+      f"MI estimator: {estimator}")
 display(real_table.round(3))
 
 # %% [markdown]
@@ -506,7 +506,7 @@ ledger.check("cch_logdet_unbiased_on_gaussians", corrected_z.max() <= 4,
              f"largest |bias| of the corrected log-det estimator = {corrected_z.max():.2f} s.e. over "
              f"{len(corrected_z)} MI levels (N = {n_test}, 7 + 7 dims, {cfg['surrogate_draws']} draws each); "
              f"the plug-in's bias: {float(mi.gaussian_mi_bias(n_test, 7, 7)):+.3f} nats", values=corrected_z)
-est = cch.estimator_comparison(study["teacher_test_logits"], ravdess.test.b, ravdess.test.y, num_classes=8,
+est = cch.estimator_comparison(teachers.teacher_logits, ravdess.test.b, ravdess.test.y, num_classes=8,
                                num_draws=cfg["surrogate_draws"], neural=cfg["infonce"])
 estimator_table = pd.DataFrame({"teacher": real_table["teacher"], "r (%)": real_table["r (%)"],
                                 **{name: est[k].mean(1).numpy() for name, k in cch.ESTIMATOR_COLUMNS.items() if k in est},
@@ -556,8 +556,8 @@ glue("ch08_knn_gap_positive", int((est["gap_knn"].mean(1) > 0).sum()), display=F
 # teachers and judged by a permutation test over teachers (the unit: a handful of teachers).
 
 # %%
-error_cov = cch.error_covariance_from_features(study["teacher_test_logits"], ravdess.test.b, ravdess.test.y, 8,
-                                               temperature=ravdess_cfg.get("temperature", 1.0))
+error_cov = cch.error_covariance_from_features(teachers.teacher_logits, ravdess.test.b, ravdess.test.y, 8,
+                                               temperature=teachers.settings.temperature)
 predictors = {"CCH gap, k-NN family, bias-corrected": est["gap_knn"].mean(1).numpy(),
               "CCH gap, mixed estimators (before)": real_table["CCH gap"].to_numpy(),
               "first-order: Cov(errors)": error_cov.mean(1).numpy(),
@@ -602,7 +602,7 @@ for ax, name in zip(axes, shown):
     ax.set(xlabel=name)
 axes[0].set_ylabel("student gain over no KD (accuracy points)")
 axes[0].legend(fontsize=8)
-plotting.finish(fig, f"RAVDESS ({'real features' if data_dir else 'stand-in'}): student gain against four predictors")
+plotting.finish(fig, f"RAVDESS ({'raw audio, CNN teachers' if teachers.real else 'stand-in'}): student gain against four predictors")
 display(claims.ledger_frame([ledger.rows["cch_real_teacher_selection"], ledger.rows["cch_real_error_covariance_selection"]]))
 ledger.provenance["data_hash"] = getattr(ravdess, "content_hash", None)  # the real-data rows' data
 for key, name in (("shared", "MFH γ estimate (mfh_shared)"), ("teacher", "teacher accuracy")):
@@ -612,20 +612,25 @@ glue("ch08_real_teachers", num_teachers, display=False)
 teacher_acc = study["teacher_acc"].mean(1)
 glue("ch08_real_teacher_acc", f"{teacher_acc.min():.0f}–{teacher_acc.max():.0f}", display=False)
 glue("ch08_real_no_kd", f"{study['no_kd'].mean():.0f}", display=False)
+margin = teachers.teacher_margin()  # the regular teacher minus the no-KD face student, paired over seeds
+glue("ch08_real_margin", f"{margin.mean:+.1f} points (95% t-CI {margin.ci_low:+.1f} to {margin.ci_high:+.1f})", display=False)
+glue("ch08_real_strength", teachers.strength_phrase(), display=False)
 glue("ch08_real_worst_gain", f"{real_gain.mean(1).min():+.1f}", display=False)
 glue("ch08_real_best_gain", f"{real_gain.mean(1).max():+.1f}", display=False)
 glue("ch08_real_negative_gap", int((real_table["CCH gap"] < 0).sum()), display=False)  # mixed estimators
 glue("ch08_real_significant_gain", sum(gain_sign(g) > 0 for g in real_gain), display=False)
 
 # %% [markdown]
-# What the real features say ({glue:text}`ch08_real_seeds` seeds, {glue:text}`ch08_real_teachers`
+# What the real data say ({glue:text}`ch08_real_seeds` seeds, {glue:text}`ch08_real_teachers`
 # teachers; read the intervals, not the points):
 #
-# * **The teachers are weaker than the student's own modality.** The audio-MFCC teachers reach
-#   {glue:text}`ch08_real_teacher_acc`% of the test clips (seed means), the face-AU student alone
-#   {glue:text}`ch08_real_no_kd`%; with $\rho = 0$ the student learns only from the teacher, so the
-#   gains over no KD run from {glue:text}`ch08_real_worst_gain` to {glue:text}`ch08_real_best_gain`
-#   points, and {glue:text}`ch08_real_significant_gain` teachers give a significant gain.
+# * **The teachers against the student's own modality.** The audio teachers reach
+#   {glue:text}`ch08_real_teacher_acc`% of the speaker-independent test clips (seed means), the
+#   face-AU student alone {glue:text}`ch08_real_no_kd`%: the regular teacher is
+#   {glue:text}`ch08_real_strength` the student's own modality, by {glue:text}`ch08_real_margin`.
+#   With $\rho$ = {glue:text}`ch08_real_rho` the student learns only from the teacher, so the gains
+#   over no KD run from {glue:text}`ch08_real_worst_gain` to {glue:text}`ch08_real_best_gain` points,
+#   and {glue:text}`ch08_real_significant_gain` teachers give a significant gain.
 # * **The sign of the CCH gap:** with the two estimators of before (log-det and k-NN) it is negative
 #   for {glue:text}`ch08_real_negative_gap` of the {glue:text}`ch08_real_teachers` teachers; with one
 #   bias-corrected k-NN family it is positive for {glue:text}`ch08_knn_gap_positive` (the estimator
@@ -636,13 +641,14 @@ glue("ch08_real_significant_gain", sum(gain_sign(g) > 0 for g in real_gain), dis
 #   the gain at {glue:text}`ch08_pred_rho_knn` (*{glue:text}`ch08_v_cch_real_teacher_selection`*,
 #   permutation test over teachers), the teacher's own accuracy, the "common belief" that MFH argues
 #   against, at {glue:text}`ch08_real_rho_teacher`, and the MFH-side share `mfh_shared` at
-#   {glue:text}`ch08_real_rho_shared`. Nullifying channels mostly removes label information from an
-#   already weak teacher; `mfh_shared` rises with $r$ for the modality-general and
-#   modality-specific teachers (the degraded teacher's remaining output is easier to predict from the
-#   face), so on these features it tracks how much was removed, not how modality-general the rest is.
+#   {glue:text}`ch08_real_rho_shared`. Nullifying channels removes label information from the
+#   teacher, so the gain can follow how much was removed rather than what kind; read `mfh_shared` (how well the face predicts what is left of the
+#   teacher's output) with that in mind: it is not a measure of how modality-general the rest is.
 #
-# On RAVDESS, then, the real-data question is the regime neither hypothesis speaks to (teachers
-# weaker than the student); the chapter's synthetic results, where the teacher is stronger than the
+# Both hypotheses are about when a teacher's knowledge transfers; they say little about a teacher
+# that has no more to give than the student already has. Where the regular teacher is not clearly
+# stronger than the face student (the first bullet), the real-data ranking tests the criteria in
+# that weaker regime; the chapter's synthetic results, where the teacher is stronger than the
 # student, are the regime both address.
 
 # %% [markdown]

@@ -3,7 +3,8 @@
 Modules, flat by concept: config (profiles, seeding, device, data dir), cache (resumable results,
 progress), stats (estimates, intervals, power), evidence (declared claim tests and verdicts),
 claims (the ledger), controls (noise teacher, born-again, label smoothing, cross-fitting), losses
-(KD, MSD), models, training (seed-vectorised loops), theory (MFH lemmas and bounds), mi (mutual
+(KD, MSD), models, training (seed-vectorised loops), gamma_dial (chapter 01's gamma dial on class-paired data),
+avmnist_report (chapter 01's tables and figures), theory (MFH lemmas and bounds), mi (mutual
 information), ranking (Algorithm 1), multilabel (MFH App. B.3's F1-matched multi-label KD study),
 segmentation (chapter 04's RGB-D segmentation KD study: CEN-like / SA-Gate-like / modality-general teachers),
 plotting, and data/ (one module per dataset: real loader + stand-in; splits: generic splits and

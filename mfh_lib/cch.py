@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,10 @@ import torch
 from . import gaussian_kd, mi, stats
 from .cache import ResultsCache
 from .config import ConfigError
+
+if TYPE_CHECKING:
+    from .data import MultimodalDataset
+    from .ranking import NullifiedStudySettings
 
 DTYPE = torch.float64
 
@@ -657,3 +662,110 @@ def seed_mean_criteria(criteria_out: dict, label: str = "") -> dict:
             "I(S;Y)": criteria_out["i_student_label"].mean(1).numpy(),
             f"CCH gap{label}": criteria_out["cch_gap"].mean(1).numpy(),
             f"mfh_shared{label}": criteria_out["mfh_shared"].mean(1).numpy()}
+
+
+# ------------------------------------------------ the RAVDESS teachers of the Algorithm 1 chapter
+STUDENT_MODALITY = "face (action units)"  # the student's modality b in chapter 05's audio -> face study
+
+
+@dataclass(frozen=True)
+class RavdessTeachers:
+    """Chapter 05's actor-split audio -> face study, as :func:`ravdess_teacher_study` returns it.
+
+    ``data``: the MultimodalDataset (a = audio, b = face AUs); ``settings``: the study's
+    ``ranking.NullifiedStudySettings``; ``study``: :func:`ranking.nullified_teacher_study`'s result;
+    ``real``: False when the RAVDESS stand-in (MLP teachers) replaced the real clips.
+    """
+
+    data: MultimodalDataset
+    settings: NullifiedStudySettings
+    study: dict
+    real: bool
+
+    @property
+    def teacher_logits(self) -> torch.Tensor:
+        """(T, S, N_test, K): every teacher's test logits."""
+        return self.study["teacher_test_logits"]
+
+    @property
+    def gain(self) -> np.ndarray:
+        """(T, S) student test accuracy minus the same seed's no-KD student, accuracy points."""
+        return (self.study["student_acc"] - self.study["no_kd"]).numpy()
+
+    def teacher_margin(self) -> stats.Summary:
+        """The regular (r = 0) teacher's test accuracy minus the no-KD face student's, over seeds (points)."""
+        return stats.summarize(self.study["teacher_acc"][0] - self.study["no_kd"])
+
+    def criteria(self, estimator: str = "gaussian") -> dict[str, torch.Tensor]:
+        """:func:`criteria_from_features` per (teacher, seed): the teachers' test logits, the test
+        clips' face AUs (one probe for every teacher) and labels; (T, S) tensors."""
+        (T, S), test = self.gain.shape, self.data.test
+        return criteria_from_features(self.teacher_logits, test.b.expand(T, S, -1, -1), test.y.expand(T, S, -1),
+                                      num_classes=self.data.num_classes, estimator=estimator)
+
+    def teacher_description(self) -> str:
+        """The teachers' network and input in words, for the prose."""
+        cfg, widths = self.settings, lambda w: "-".join(map(str, w))
+        if not self.real:
+            return f"MLPs (hidden {widths(cfg.hidden_a)}) on the stand-in's audio features"
+        maps = self.data.test.a.shape
+        return (f"CNNs (conv widths {widths(cfg.cnn_widths)}, FC {widths(cfg.cnn_hidden)}) on maps of "
+                f"{maps[2]} MFCCs x {maps[3]} frames per clip")
+
+    def strength_phrase(self) -> str:
+        """How the regular teacher compares with the student's own modality, by the margin's 95% t-CI."""
+        margin = self.teacher_margin()
+        return "stronger than" if margin.ci_low > 0 else ("weaker than" if margin.ci_high < 0 else "not distinguishable from")
+
+
+def ravdess_teacher_study(data_dir, cfg05: dict, *, device="cpu") -> RavdessTeachers:
+    """Chapter 05's RAVDESS study (actor protocol, audio -> face), so both chapters share one cached run.
+
+    ``cfg05``: chapter 05's profile (``config.load_profile("05_ravdess_vggsound", ...)``). With a
+    ``data_dir``: the raw speech clips as (N, 1, n_mfcc, frames) MFCC maps
+    (:func:`mfh_lib.data.ravdess_audio.load_ravdess_audio_face`) and the audio CNN teacher of
+    ``cfg05["audio_teacher"]``; without one: the RAVDESS stand-in and MLP teachers, as chapter 05
+    falls back. The dataset and settings are chapter 05's own, so the content-keyed results cache
+    returns its study. Checks that the teachers' test logits are (T, S, N_test, K) and that the
+    student's modality b is the face AUs.
+    """
+    from . import ranking
+    from .data.ravdess import load_ravdess
+    from .data.ravdess_audio import load_ravdess_audio_face
+
+    if data_dir is None:
+        data, overrides = load_ravdess(None, seed=cfg05["data_seed"], standardize_b=True), {}
+    else:
+        data = load_ravdess_audio_face(data_dir, split="actor", seed=cfg05["data_seed"], time_pool=cfg05["time_pool"],
+                                       audio_form="maps", direction="audio->face")
+        overrides = cfg05["audio_teacher"]
+    settings = ranking.NullifiedStudySettings.from_dict({**cfg05, **overrides}, extra="ignore")
+    result = RavdessTeachers(data, settings, ranking.nullified_teacher_study(data, settings, device=device),
+                             data_dir is not None)
+    check_teacher_inputs(result)
+    return result
+
+
+def check_teacher_inputs(result: RavdessTeachers) -> None:
+    """Raise ConfigError unless the teachers' logits and the student's features fit the criteria:
+    logits (T, S, N_test, K) with (T, S) = the students' grid and K = the dataset's classes, and
+    modality b (the student's) = the face AUs, (N_test, D) features."""
+    data, logits = result.data, result.teacher_logits
+    expected = (*result.study["student_acc"].shape, len(data.test), data.num_classes)
+    if tuple(logits.shape) != expected:
+        raise ConfigError(f"teacher test logits have shape {tuple(logits.shape)}, expected (T, S, N_test, K) = {expected}")
+    if data.modalities[1] != STUDENT_MODALITY or data.test.b.dim() != 2:
+        raise ConfigError(f"the student's features must be {STUDENT_MODALITY!r} as (N, D), got "
+                          f"{data.modalities[1]!r} {tuple(data.test.b.shape)}")
+
+
+def real_teacher_table(result: RavdessTeachers, criteria: dict) -> pd.DataFrame:
+    """One row per teacher: kind, r (%), M, seed-mean teacher accuracy, the student's gain (mean ±
+    std over seeds) and the seed means of :func:`criteria_from_features`' (T, S) ``criteria``."""
+    teachers, study = result.study["teachers"], result.study
+    return pd.DataFrame({
+        "teacher": [kind for kind, _, _ in teachers], "r (%)": [100 * r for _, r, _ in teachers],
+        "M": [m for *_, m in teachers], "teacher acc": study["teacher_acc"].mean(1).numpy(),
+        "student gain (mean ± std)": [stats.mean_std(g) for g in result.gain],
+        **seed_mean_criteria(criteria),
+    })

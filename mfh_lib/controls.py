@@ -18,6 +18,7 @@ teacher logits on the training set, so a control is one extra row of logits:
 """
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import torch
@@ -89,5 +90,36 @@ def cross_fit(fit_predict: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     return out[..., torch.argsort(order), :]
 
 
+# --- per-pixel versions (segmentation: per-pixel classification, class axis 1) ---
+def pixel_mean_confidence(logits: torch.Tensor, temperature: float = 1.0) -> float:
+    """Average top-class probability of softmax(logits / T) over every pixel of (N, K, H, W) logits."""
+    return float(torch.softmax(logits / temperature, dim=1).amax(1).mean())
+
+
+def pixel_smoothing_logits(y: torch.Tensor, num_classes: int, confidence: float, temperature: float = 1.0,
+                           ignore_index: int | None = None) -> torch.Tensor:
+    """(N, K, H, W) logits of label smoothing per pixel for (N, H, W) labels: ``confidence`` on the
+    true class, the rest uniform on the others (as :func:`smoothing_logits`); pixels labelled
+    ``ignore_index`` get the uniform distribution (no label, so no knowledge to smooth)."""
+    ignored = torch.zeros_like(y, dtype=torch.bool) if ignore_index is None else y == ignore_index
+    logits = smoothing_logits(torch.where(ignored, torch.zeros_like(y), y), num_classes, confidence, temperature)
+    logits = logits.movedim(-1, 1)
+    return torch.where(ignored.unsqueeze(1), torch.full_like(logits, -temperature * math.log(num_classes)),
+                       logits)
+
+
+class PixelSmoothingTeacher(torch.nn.Module):
+    """A "teacher" whose input is the (B, H, W) label map and whose output is
+    :func:`pixel_smoothing_logits`: label smoothing as a control in any trainer that distils from
+    ``teacher(teacher_input[idx])``."""
+
+    def __init__(self, num_classes: int, confidence: float, temperature: float = 1.0, ignore_index: int | None = None):
+        super().__init__()
+        self.num_classes, self.confidence, self.temperature, self.ignore_index = num_classes, confidence, temperature, ignore_index
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        return pixel_smoothing_logits(y, self.num_classes, self.confidence, self.temperature, self.ignore_index)
+
+
 __all__ = ["CONTROLS", "shuffled_labels", "noise_like", "mean_confidence", "smoothing_logits", "fold_indices",
-           "cross_fit"]
+           "cross_fit", "pixel_mean_confidence", "pixel_smoothing_logits", "PixelSmoothingTeacher"]

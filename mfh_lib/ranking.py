@@ -25,6 +25,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -193,6 +194,27 @@ def nullify(features: torch.Tensor, keep: torch.Tensor, fill: torch.Tensor) -> t
     return features * keep[:, None] + fill[:, None] * (1 - keep[:, None])
 
 
+def accuracy_matched_keep_mask(head: Callable[[torch.Tensor], torch.Tensor], features: torch.Tensor,
+                               labels: torch.Tensor, fill: torch.Tensor, target_acc: torch.Tensor,
+                               generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random nullified set whose damage matches a target accuracy: (S, d) keep mask, (S,) accuracy.
+
+    Per member, the channels are nullified in one random order, one more at a time (k = 0 .. d),
+    and the k whose accuracy of ``head(nullify(features, ...))`` on ``labels`` (S, N, d) features,
+    (N,) labels) lies closest to ``target_acc`` (S,) (in %) is kept; ties go to the smaller k. With
+    the target set to a modality-general teacher's accuracy at ratio r, the result is a random
+    teacher damaged as much as that teacher, so MG vs random is not confounded by the accuracy lost.
+    """
+    S, _, d = features.shape
+    ranks = torch.rand(S, d, generator=generator).argsort(-1).argsort(-1).to(features.device)
+    labels = labels.to(features.device)
+    with torch.no_grad():
+        accs = torch.stack([member_accuracy(head(nullify(features, (ranks >= k).float(), fill)), labels).cpu()
+                            for k in range(d + 1)], 1)
+    best = (accs - target_acc.cpu()[:, None]).abs().argmin(1)  # first minimum: the fewest channels
+    return (ranks >= best.to(ranks.device)[:, None]).float(), accs.gather(1, best[:, None])[:, 0]
+
+
 def precision_at_k(salience: torch.Tensor, true_channels, k: int | None = None) -> torch.Tensor:
     """(S,) share of the k most salient channels that are truly modality-general (k = #true)."""
     true = torch.as_tensor(true_channels, dtype=torch.long)
@@ -349,6 +371,9 @@ class NullifiedStudySettings(StudySettings):
     * ``m_values``: values of M for the "general (vs M)" teachers (each <= ``num_permutations``;
       may be empty).
     * ``m_ratio``: the r of those teachers.
+    * ``matched_ratios``: the r at which a "random (matched)" teacher is added: a random channel set
+      grown until the teacher's validation accuracy matches the modality-general teacher's at that
+      r (:func:`accuracy_matched_keep_mask`); empty (the default) adds none.
     * ``cross_fit_folds``: folds of the cross-fitted control teacher (>= 2).
     * ``num_classes``: number of classes K of the problem; None takes the dataset's
       ``num_classes`` attribute (a class absent from training still gets its logit).
@@ -373,6 +398,7 @@ class NullifiedStudySettings(StudySettings):
     ratios: tuple[float, ...] = (0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875)
     m_values: tuple[int, ...] = (1, 2, 5, 10)
     m_ratio: float = 0.5
+    matched_ratios: tuple[float, ...] = ()
     cross_fit_folds: int = 3
     num_classes: int | None = None
     optimizer: str = "sgd"
@@ -392,7 +418,8 @@ class NullifiedStudySettings(StudySettings):
             raise ConfigError(f"setting 'optimizer' = {self.optimizer!r} is invalid: expected 'sgd' or 'adamw'")
         if self.net_a not in NETWORKS_A:
             raise ConfigError(f"setting 'net_a' = {self.net_a!r} is invalid: expected one of {NETWORKS_A}")
-        for name in ("hidden_a", "hidden_b", "ratios", "m_values", "cnn_widths", "cnn_hidden", "cnn_pool"):
+        for name in ("hidden_a", "hidden_b", "ratios", "m_values", "matched_ratios", "cnn_widths", "cnn_hidden",
+                     "cnn_pool"):
             value = getattr(self, name)
             if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
                 raise ConfigError(f"setting {name!r} = {value!r} is invalid: expected a list")
@@ -407,6 +434,8 @@ class NullifiedStudySettings(StudySettings):
                 check_whole(name, width)
         for r in self.ratios:
             check_unit_interval("setting 'ratios' (each r)", r)
+        for r in self.matched_ratios:
+            check_unit_interval("setting 'matched_ratios' (each r)", r)
         for m in self.m_values:
             check_whole("m_values", m)
             if m > self.num_permutations:
@@ -465,7 +494,11 @@ def nullified_teacher_study(data, cfg: NullifiedStudySettings | Mapping[str, Any
     test accuracies, the (S,) no-KD accuracies, the (S, d) salience, the (S, d)
     ``teacher_alone_salience`` (the same permutations scored against the teacher's own logits:
     permutation importance without the other modality, Algorithm 1's control), and the teachers'
-    test logits (T, S, N_test, K), from which other chapters compute information criteria.
+    test logits (T, S, N_test, K), from which other chapters compute information criteria. With
+    ``matched_ratios``, "random (matched)" teachers (after all others, so the earlier teachers keep
+    their indices) nullify a random set grown until the teacher's validation accuracy matches the
+    modality-general teacher's at that r; ``"matched_random"`` holds, per (ratio, seed), that
+    ``target_val_acc``, the reached ``val_acc`` and the ``nullified_share`` of channels.
     ``net_a`` / ``optimizer`` choose the teacher's network (an MLP, or the audio CNN on MFCC maps)
     and the optimiser of every training.
 
@@ -554,6 +587,18 @@ def _nullified_teacher_study(data, cfg: NullifiedStudySettings, device) -> dict:
     for m in cfg.m_values:
         p_m = salience_from_distances(distances[:, :m])
         teachers.append(("general (vs M)", cfg.m_ratio, m, nullify_keep_mask(p_m, cfg.m_ratio, "general")))
+    matched = {"target_val_acc": [], "val_acc": [], "nullified_share": []}
+    if cfg.matched_ratios:  # random teachers damaged as much as the MG teacher (on the validation set)
+        val_h = features(_stack(data.val.a, S, device)).detach()
+        for r in cfg.matched_ratios:
+            with torch.no_grad():
+                mg_keep = nullify_keep_mask(salience, r, "general").to(device)
+                target = member_accuracy(head(nullify(val_h, mg_keep, fill)), data.val.y.to(device)).cpu()
+            keep, val_acc = accuracy_matched_keep_mask(head, val_h, data.val.y, fill, target,
+                                                       torch.Generator().manual_seed(5000 + int(1000 * r)))
+            teachers.append(("random (matched)", r, cfg.num_permutations, keep))
+            for name, value in zip(matched, (target, val_acc, 1 - keep.cpu().mean(1))):
+                matched[name].append(value)
     with torch.no_grad():
         teacher_logits = torch.cat([head(nullify(train_h, keep.to(device), fill)) for *_, keep in teachers])
         test_logits = torch.stack([head(nullify(test_h, keep.to(device), fill)) for *_, keep in teachers]).cpu()
@@ -596,7 +641,9 @@ def _nullified_teacher_study(data, cfg: NullifiedStudySettings, device) -> dict:
             "teacher_test_logits": test_logits,
             "controls": {name: students[(T + i) * S:(T + i + 1) * S] for i, name in enumerate(control_names)},
             "control_teachers": {name: describe(*control_logits[name]) for name in control_names},
-            "regular_train": describe(regular_train, None)}
+            "regular_train": describe(regular_train, None),
+            "matched_random": {"ratios": list(cfg.matched_ratios),
+                               **{k: torch.stack(v) if v else torch.zeros(0, S) for k, v in matched.items()}}}
 
 
 def study_runs(result: dict) -> "Any":
@@ -620,6 +667,33 @@ def study_runs(result: dict) -> "Any":
                   "student": float(acc[s]), "teacher_acc": float(test[s]) if test is not None else float("nan"),
                   "no_kd": float(no_kd[s])} for s in range(len(no_kd))]
     return pd.DataFrame(rows)
+
+
+def seed_values(runs, teacher: str, r: float | None = None, column: str = "student", **where) -> np.ndarray:
+    """(S,) ``column`` of one teacher (or control) of a :func:`study_runs` table, in seed order.
+
+    ``r``: the teacher's nullifying ratio (None: any); ``where``: other columns selected by value
+    (e.g. ``protocol="actor"`` in a table that concatenates several studies).
+    """
+    sel = runs[runs.teacher == teacher]
+    for name, value in where.items():
+        sel = sel[sel[name] == value]
+    sel = sel if r is None else sel[np.isclose(sel.r, r)]
+    return sel.sort_values("seed")[column].to_numpy()
+
+
+def curve_coefficient(r_values, values, degree: int = 1) -> np.ndarray:
+    """(S,) leading least-squares coefficient of each seed's curve ``values`` (S, R) over ``r_values``
+    (R,), in units of 10 points of r: the slope (pp per 10 pp of r) for degree 1, the curvature for 2."""
+    return np.polyfit(10 * np.asarray(r_values, dtype=float), np.asarray(values, dtype=float).T, degree)[0]
+
+
+def slope_over_ratios(runs, teacher: str, ratios, column: str = "student", **where) -> np.ndarray:
+    """(S,) per-seed least-squares slope of one teacher's ``column`` over ``ratios`` (pp per 10 pp of
+    r) in a :func:`study_runs` table; ``where`` as in :func:`seed_values`. The unit of Tab. 8's
+    interaction of slopes: slope(MS) - slope(MG) per seed."""
+    values = np.stack([seed_values(runs, teacher, r, column, **where) for r in ratios], 1)
+    return curve_coefficient(ratios, values, 1)
 
 
 # ------------------------------------------------------------ Algorithm 1 on planted input channels
@@ -837,7 +911,8 @@ def fit_module(model: nn.Module, inputs, y, loss_fn, *, num_epochs: int, batch_s
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     model.to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    # fused: one pass over the weights per step (the ResNets' 44M weights make the update memory-bound)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=step_size, gamma=0.1)
     for epoch in progress(range(num_epochs), desc=desc):
         model.train()
@@ -883,7 +958,8 @@ def distill_module(make_student: Callable[[], nn.Module], train_b, train_y, teac
 
 __all__ = ["DISTANCES", "NULLIFY_MODES", "JointPair", "distance", "member_cross_entropy", "joint_loss", "train_joint",
            "member_part", "permutation_distances", "salience_from_distances", "permutation_salience",
-           "nullify_keep_mask", "nullify", "precision_at_k", "distill_students", "rank_channels",
+           "nullify_keep_mask", "nullify", "accuracy_matched_keep_mask", "precision_at_k", "seed_values",
+           "curve_coefficient", "slope_over_ratios", "distill_students", "rank_channels",
            "NullifiedStudySettings", "study_num_classes", "NETWORKS_A", "network_a", "InputRankingSettings",
            "input_ranking_study", "study_runs", "nullified_teacher_study", "teacher_label", "PairDiagnosis",
            "diagnose_dataset", "diagnose_pair", "fit_module", "predict_module", "distill_module", "progress"]

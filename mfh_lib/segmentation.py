@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from . import cache
+from .controls import PixelSmoothingTeacher, pixel_mean_confidence, shuffled_labels
 from .config import ConfigError, StudySettings, check_number, check_unit_interval, check_whole
 from .data import MultimodalDataset
 from .models import CENLikeRGBD, ModalityGeneralSegmenter, SAGateLikeRGBD, deeplabv3plus, tag_modality
@@ -54,6 +55,13 @@ STUDENTS = {
     "Regular-KD student": ("depth teacher", "D"),
     "MG-KD student": ("MG teacher", "D*"),
 }
+# controls (``controls=True``) beside the KD claims, all RGB students from the No-KD initialisation:
+# a noise teacher (the SA-Gate-like architecture trained on label maps shuffled across scenes) and
+# per-pixel label smoothing at the SA-Gate-like teacher's mean confidence. The born-again control
+# (teacher = the student's own No-KD model) is the UM-KD student: the RGB teacher *is* that model.
+NOISE_TEACHER = "noise teacher (SA-Gate-like, shuffled labels)"
+CONTROL_STUDENTS = ("noise-teacher student", "label-smoothing student")
+BORN_AGAIN = "UM-KD student"
 # extra evaluations: the No-KD student (= RGB teacher) and the modality-general teacher on RGB
 ALIASES = {"No-KD student": ("RGB teacher", "RGB"), "MG teacher (on RGB)": ("MG teacher", "RGB*")}
 
@@ -138,19 +146,21 @@ def build_network(kind: str, in_channels: int, num_classes: int, settings: Segme
     return {"cen": CENLikeRGBD, "sagate": SAGateLikeRGBD, "mg": ModalityGeneralSegmenter}[kind](num_classes, **kwargs)
 
 
-def run_seed(dataset: MultimodalDataset, settings: SegmentationStudySettings, seed: int, device="cpu") -> dict:
-    """Train every teacher and student of one seed: {"iou": {model: (K,) list}, "loss": {model: list}}."""
+def run_seed(dataset: MultimodalDataset, settings: SegmentationStudySettings, seed: int, device="cpu",
+             controls: bool = False) -> dict:
+    """Train every teacher and student of one seed (with ``controls``, also the noise teacher and the
+    control students): {"iou": {model: (K,) list}, "loss": {model: list}}."""
     device = torch.device(device)
     train, test = study_views(dataset.train, device), study_views(dataset.test, device)
     labels, test_labels, k = dataset.train.y.to(device), dataset.test.y.to(device), dataset.num_classes
     losses, networks = {}, {}
 
-    def trained(name, kind, views, offset, teacher=None, teacher_view=None):
+    def trained(name, kind, views, offset, teacher=None, teacher_view=None, targets=labels):
         torch.manual_seed(1000 * seed + offset)
         model = build_network(kind, train[views[0]].shape[1], k, settings).to(device)
+        teacher_input = labels if teacher_view == "labels" else None if teacher is None else train[teacher_view]
         losses[name] = train_segmenter(
-            model, [train[v] for v in views], labels, teacher=teacher,
-            teacher_input=None if teacher is None else train[teacher_view],
+            model, [train[v] for v in views], targets, teacher=teacher, teacher_input=teacher_input,
             rho=settings.rho if teacher is not None else 1.0, temperature=settings.temperature,
             ignore_index=IGNORE_INDEX, num_epochs=settings.num_epochs, batch_size=settings.batch_size,
             optimizer="adam", lr=settings.lr, weight_decay=settings.weight_decay,
@@ -171,7 +181,25 @@ def run_seed(dataset: MultimodalDataset, settings: SegmentationStudySettings, se
         # offset 0: the No-KD network's initialisation and batch order, so pairs differ by the teacher only
         student = trained(name, "rgb", ("RGB",), 0, teacher=networks[teacher], teacher_view=view)
         result[name] = iou(student, "RGB")
+    if controls:
+        shuffled = shuffled_labels(labels, torch.Generator().manual_seed(1000 * seed + 99)).to(device)
+        noise = trained(NOISE_TEACHER, "sagate", ("RGB+D",), len(TEACHERS), targets=shuffled)
+        result[NOISE_TEACHER] = iou(noise, "RGB+D")
+        smoothing = PixelSmoothingTeacher(k, teacher_confidence(networks["SA-Gate-like RGB+D teacher"], train["RGB+D"],
+                                                                settings.temperature), settings.temperature, IGNORE_INDEX)
+        for name, (teacher, view) in zip(CONTROL_STUDENTS, ((noise, "RGB+D"), (smoothing, "labels"))):
+            result[name] = iou(trained(name, "rgb", ("RGB",), 0, teacher=teacher, teacher_view=view), "RGB")
     return {"iou": result, "loss": losses}
+
+
+@torch.no_grad()
+def teacher_confidence(model, inputs: torch.Tensor, temperature: float, batch_size: int = 64) -> float:
+    """The mean top-class probability of ``model`` over every pixel of (N, C, H, W) ``inputs`` (in
+    chunks): the confidence the label-smoothing control matches."""
+    model.eval()
+    chunks = [(pixel_mean_confidence(model(inputs[i:i + batch_size]), temperature), len(inputs[i:i + batch_size]))
+              for i in range(0, len(inputs), batch_size)]
+    return sum(c * n for c, n in chunks) / len(inputs)
 
 
 def _role(model: str) -> str:
@@ -179,6 +207,8 @@ def _role(model: str) -> str:
 
 
 def _input(model: str) -> str:
+    if model == NOISE_TEACHER:
+        return "RGB+D"
     if model in TEACHERS:
         return TEACHERS[model][2].rstrip("*")
     if model in ALIASES:
@@ -188,14 +218,15 @@ def _input(model: str) -> str:
 
 def segmentation_study(dataset: MultimodalDataset, settings: SegmentationStudySettings | Mapping, *, device="cpu",
                        results_cache: cache.ResultsCache | None = None, class_names: Sequence[str] | None = None,
-                       extra: str = "error") -> SegmentationStudyResult:
+                       extra: str = "error", controls: bool = False) -> SegmentationStudyResult:
     """Run (or read from the cache) every seed of the study; see the module docstring.
 
     ``settings``: a :class:`SegmentationStudySettings` or a mapping (``extra`` as in ``from_dict``).
     ``results_cache``: where each seed is stored (default: the persistent cache, namespace
     ``segmentation_study``); keyed by ``dataset.content_hash``, the settings, the seed and the device
     type. ``class_names``: the K column names (default ``dataset.ground_truth["class_names"]``, else
-    ``class0`` ...).
+    ``class0`` ...). ``controls``: also train the noise teacher (:data:`NOISE_TEACHER`) and the
+    students of :data:`CONTROL_STUDENTS` (the born-again control is :data:`BORN_AGAIN`).
     """
     if not isinstance(settings, SegmentationStudySettings):
         settings = SegmentationStudySettings.from_dict(settings, extra=extra)
@@ -211,8 +242,8 @@ def segmentation_study(dataset: MultimodalDataset, settings: SegmentationStudySe
     rows, curves = [], []
     for seed in cache.progress(range(settings.seeds), desc="seeds"):
         key = {"study": "segmentation_study/v1", "data": dataset.content_hash, "settings": settings.to_dict(),
-               "seed": seed, "device": device.type}
-        run = store.get_or_compute(key, lambda: run_seed(dataset, settings, seed, device))
+               "seed": seed, "device": device.type, **({"controls": True} if controls else {})}
+        run = store.get_or_compute(key, lambda: run_seed(dataset, settings, seed, device, controls))
         for model, iou in run["iou"].items():
             iou = np.asarray(iou, dtype=float)
             mean = float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan")

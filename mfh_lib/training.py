@@ -372,7 +372,8 @@ class KDStudySettings(StudySettings):
 
 def kd_study(teachers: dict, student: tuple, splits: dict, settings: KDStudySettings | Mapping[str, Any], *,
              baselines: dict | None = None, member_data: bool = False, distil: bool = True,
-             results_cache=None, key: dict | None = None, device="cpu") -> dict:
+             results_cache=None, key: dict | None = None, shared_runs: Mapping[str, dict] | None = None,
+             device="cpu") -> dict:
     """Teachers, KD students and control students of one crossmodal-KD experiment, paired by seed.
 
     ``settings``: a :class:`KDStudySettings` or a mapping of its fields (a missing or unknown
@@ -399,7 +400,10 @@ def kd_study(teachers: dict, student: tuple, splits: dict, settings: KDStudySett
       predicted by a teacher trained on the others), condition "cross-fitted <teacher>-KD".
 
     Every trained unit is cached in ``results_cache`` under ``{**key, "run": ...}`` so a re-run only
-    trains what is missing. Returns {"teachers": {name: {"acc": {split: (S,)}, "confidence": (S,)}},
+    trains what is missing. ``shared_runs`` ({run: cache key}, e.g. "teacher/<name>") caches those
+    runs under their own key instead: a unit whose inputs are the same in several calls (a teacher in
+    a sweep that changes only the student's modality) is trained once; the key must then name the
+    content of everything that unit reads. Returns {"teachers": {name: {"acc": {split: (S,)}, "confidence": (S,)}},
     "baselines": {name: {"acc": {split: (S,)}}}, "students": {(condition, rho): {"acc": {split: (S,)}}}}
     with accuracies in percent (CPU tensors).
     """
@@ -425,7 +429,7 @@ def kd_study(teachers: dict, student: tuple, splits: dict, settings: KDStudySett
     def cached(run: str, compute: Callable[[], dict]) -> dict:
         if results_cache is None:
             return compute()
-        return results_cache.get_or_compute({**(key or {}), "run": run}, compute)
+        return results_cache.get_or_compute({**(shared_runs or {}).get(run, key or {}), "run": run}, compute)
 
     def evaluate(ensemble, inputs, keep_logits: bool = True) -> dict:
         """Accuracy on every evaluated split and (for teachers) the logits on the training pairs."""

@@ -183,7 +183,7 @@ def test_every_relation_is_gated_on_teacher_competence_and_absolute_values_are_n
             assert "teacher_competence" in {p["id"] for p in test["preconditions"]}, claim_id
 
 
-def test_failed_gates_make_a_cm_claim_not_testable_and_a_two_setting_sweep_is_not_ranked():
+def test_failed_gates_make_a_cm_claim_not_testable_and_a_two_setting_sweep_is_not_judged():
     from mfh_lib import evidence, stats
 
     declared = _declared_04()
@@ -201,11 +201,12 @@ def test_failed_gates_make_a_cm_claim_not_testable_and_a_two_setting_sweep_is_no
     passed = evidence.judge(test, est, preconditions={"cm_teacher_gap": 5.0, **ok})
     assert passed.verdict == evidence.REPRODUCED  # CI well inside ±1
     sweep = evidence.ClaimTest.from_declaration("s", declared["sweep_cm_gain_rises_with_gamma"]["test"])
-    assert sweep.unit == "settings" and sweep.interval == stats.PERMUTATION
-    gammas = [0.0, 0.25, 0.5, 0.75, 1.0]
-    rising = stats.permutation_correlation(gammas, [0.1, 0.4, 0.5, 0.9, 1.2], unit="settings")
-    assert evidence.judge(sweep, rising, preconditions={"gamma_settings": 5, "teacher_competence": 60.0}).verdict == \
-        evidence.REPRODUCED  # exact p = 2/5! < 0.05
-    four = stats.permutation_correlation(gammas[:4], [0.1, 0.4, 0.5, 0.9], unit="settings")
-    judged = evidence.judge(sweep, four, preconditions={"gamma_settings": 4, "teacher_competence": 60.0})
-    assert judged.verdict == evidence.NOT_TESTABLE  # four settings cannot reach p < 0.05
+    assert sweep.unit == "seeds" and sweep.interval == stats.T_INTERVAL  # per-seed slopes, not settings
+    gammas = np.array([0.0, 0.5, 1.0])
+    per_seed = np.array([[0.1, 0.6, 1.2], [0.0, 0.4, 0.9], [0.2, 0.8, 1.1]])  # seeds x settings, rising
+    slopes = np.polyfit(gammas, per_seed.T, 1)[0]
+    gates = {"teacher_competence": 60.0, "worst_class_iou": 40.0}
+    rising = evidence.judge(sweep, stats.mean_estimate(slopes), preconditions={"gamma_settings": 3, **gates})
+    assert rising.verdict == evidence.REPRODUCED
+    two = evidence.judge(sweep, stats.mean_estimate(slopes), preconditions={"gamma_settings": 2, **gates})
+    assert two.verdict == evidence.NOT_TESTABLE  # a slope through two settings is no trend test

@@ -119,9 +119,14 @@ def test_nullified_teacher_study_shapes_and_consistency():
     data = load_ravdess_standin(seed=0, clips_per_actor=12, standardize_b=True)
     cfg = {"seeds": 2, "hidden_a": [16, 8], "hidden_b": [8], "joint_epochs": 2, "student_epochs": 2,
            "batch_size": 64, "lr": 0.01, "momentum": 0.9, "weight_decay": 0.0, "rho": 0.0,
-           "num_permutations": 2, "ratios": [0.25, 0.5], "m_values": [1, 2], "m_ratio": 0.5, "cross_fit_folds": 2}
+           "num_permutations": 2, "ratios": [0.25, 0.5], "m_values": [1, 2], "m_ratio": 0.5, "cross_fit_folds": 2,
+           "matched_ratios": [0.5]}
     out = ranking.nullified_teacher_study(data, cfg, use_cache=False)
-    num_teachers = 1 + len(ranking.NULLIFY_MODES) * len(cfg["ratios"]) + len(cfg["m_values"])
+    num_teachers = 1 + len(ranking.NULLIFY_MODES) * len(cfg["ratios"]) + len(cfg["m_values"]) + 1
+    assert out["teachers"][-1] == ("random (matched)", 0.5, 2)  # appended last: earlier indices unchanged
+    matched = out["matched_random"]
+    assert matched["ratios"] == [0.5] and matched["val_acc"].shape == matched["nullified_share"].shape == (1, 2)
+    assert ((0 <= matched["nullified_share"]) & (matched["nullified_share"] <= 1)).all()
     assert len(out["teachers"]) == num_teachers and out["teachers"][0] == ("regular", 0.0, 2)
     assert out["student_acc"].shape == out["teacher_acc"].shape == (num_teachers, 2)
     assert out["no_kd"].shape == (2,) and out["salience"].shape == (2, 8)
@@ -188,3 +193,38 @@ def test_cross_fitted_logits_come_from_teachers_that_never_saw_the_sample(monkey
     assert float(out_of_fold.abs().max()) == 0.0  # every training row was predicted by a teacher that never saw it
     # on rows they did see (test = train here), the fold teachers' average knows the labels
     assert (test_logits[0].argmax(-1) == y).all()
+
+
+def test_accuracy_matched_random_mask_hits_the_target_damage():
+    # a head that sums channels 0-3 (class 1 when positive): nullifying (to 0) any 2 of them costs accuracy
+    torch.manual_seed(0)
+    features = torch.randn(3, 200, 8)
+    labels = (features[0, :, :4].sum(-1) > 0).long()
+    features = features[:1].expand(3, -1, -1)
+    weight = torch.zeros(8, 2)
+    weight[:4, 1] = 1.0
+    head = lambda h: h @ weight
+    fill = torch.zeros(3, 8)
+    target = torch.tensor([100.0, 75.0, 50.0])
+    keep, acc = ranking.accuracy_matched_keep_mask(head, features, labels, fill, target, torch.Generator().manual_seed(0))
+    assert keep.shape == (3, 8) and set(keep.unique().tolist()) <= {0.0, 1.0}
+    assert keep[0].sum() == 8 and acc[0] == 100.0  # no damage asked: nothing nullified
+    assert (acc - target).abs().max() <= 12 and keep[2].sum() < keep[1].sum() < 8
+    # the reported accuracy is the mask's accuracy
+    torch.testing.assert_close(acc, ranking.member_accuracy(head(ranking.nullify(features, keep, fill)), labels))
+    with pytest.raises(ConfigError, match="matched_ratios"):
+        ranking.NullifiedStudySettings(seeds=1, joint_epochs=1, student_epochs=1, matched_ratios=(1.5,))
+
+
+
+def test_seed_values_and_slopes_read_the_tidy_table():
+    import numpy as np
+    import pandas as pd
+
+    # student accuracy = 50 - 10 * r * (seed + 1): slope -(seed + 1) pp per 10 pp of r
+    runs = pd.DataFrame([{"teacher": "specific", "r": r, "seed": s, "student": 50 - 10 * r * (s + 1), "protocol": "actor"}
+                         for s in (1, 0) for r in (0.25, 0.5, 0.75)])
+    assert ranking.seed_values(runs, "specific", 0.5, protocol="actor").tolist() == [45.0, 40.0]
+    assert ranking.seed_values(runs, "specific", 0.5, protocol="random").size == 0
+    np.testing.assert_allclose(ranking.slope_over_ratios(runs, "specific", (0.25, 0.5, 0.75)), [-1.0, -2.0])
+    np.testing.assert_allclose(ranking.curve_coefficient([0, 1, 2], [[0, 1, 4]], 2), [0.01])

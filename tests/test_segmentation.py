@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from mfh_lib import cache, segmentation
+from mfh_lib import cache, controls, segmentation
 from mfh_lib.config import ConfigError
 from mfh_lib.data import nyuv2
 from mfh_lib.models import CENLikeRGBD, ModalityGeneralSegmenter, SAGateLikeRGBD, tag_modality
@@ -153,3 +153,33 @@ def test_study_returns_a_tidy_table_and_caches_by_content(tmp_path, one_thread):
         bad = nyuv2.make_standin(4, 0, 2, 16, seed=0)
         bad.train.a = bad.train.a.expand(-1, 3, -1, -1)
         segmentation.segmentation_study(bad, settings, results_cache=store)
+
+
+def test_pixel_label_smoothing_puts_the_confidence_on_the_label_and_ignores_unlabelled_pixels():
+    y = torch.tensor([[[0, 1], [nyuv2.IGNORE_INDEX, 2]]])
+    teacher = controls.PixelSmoothingTeacher(3, 0.8, temperature=2.0, ignore_index=nyuv2.IGNORE_INDEX)
+    p = torch.softmax(teacher(y) / 2.0, dim=1)[0]  # (K, H, W): the KD loss softens by T, so it sees p
+    assert torch.allclose(p[:, 0, 0], torch.tensor([0.8, 0.1, 0.1])) and torch.allclose(p[:, 1, 1], torch.tensor([0.1, 0.1, 0.8]))
+    assert torch.allclose(p[:, 1, 0], torch.full((3,), 1 / 3))
+    logits = torch.zeros(2, 3, 4, 4)
+    logits[:, 0] = 10.0
+    assert controls.pixel_mean_confidence(logits) == pytest.approx(1.0, abs=1e-3)
+    assert controls.pixel_mean_confidence(torch.zeros(2, 3, 4, 4)) == pytest.approx(1 / 3)
+
+
+def test_controls_are_trained_beside_the_students(tmp_path, one_thread, monkeypatch):
+    # only the networks the controls need (the SA-Gate-like teacher sets the smoothing confidence): fast
+    for name, keep in (("TEACHERS", ("RGB teacher", "SA-Gate-like RGB+D teacher")), ("STUDENTS", ("UM-KD student",)),
+                       ("ALIASES", ("No-KD student",))):
+        monkeypatch.setattr(segmentation, name, {k: getattr(segmentation, name)[k] for k in keep})
+    ds = nyuv2.make_standin(4, 0, 2, 16, seed=0)
+    settings = segmentation.SegmentationStudySettings(seeds=1, num_epochs=1, batch_size=2, decoder_channels=8)
+    store = cache.ResultsCache("test", root=tmp_path)
+    result = segmentation.segmentation_study(ds, settings, results_cache=store, controls=True)
+    rows = result.table.set_index("model")
+    assert {segmentation.NOISE_TEACHER, *segmentation.CONTROL_STUDENTS} <= set(rows.index)
+    assert rows.loc[segmentation.NOISE_TEACHER, "input"] == "RGB+D" and rows.loc[segmentation.NOISE_TEACHER, "role"] == "teacher"
+    assert (rows.loc[list(segmentation.CONTROL_STUDENTS), "role"] == "student").all()
+    assert segmentation.BORN_AGAIN in segmentation.STUDENTS and segmentation.STUDENTS[segmentation.BORN_AGAIN][0] == "RGB teacher"
+    again = segmentation.segmentation_study(ds, settings, results_cache=store, controls=True)  # read back
+    assert again.table.equals(result.table) and len(list(store.dir.glob("*.pt"))) == 1
