@@ -390,7 +390,7 @@ def install(staged: dict[str, Path], tier: Tier, chapter: str) -> None:
 
 # --- running -------------------------------------------------------------------------------------
 
-def execute(name: str, profile: str, timeout: int, tier: Tier, stage: Path, progress: bool = False) -> dict:
+def execute(name: str, profile: str, timeout: int | None, tier: Tier, stage: Path, progress: bool = False) -> dict:
     """Execute ``chapters/NAME.py`` at ``profile`` into ``stage`` (a private folder), reading and
     writing results in a copy of ``tier``'s; returns the staged files (see :meth:`Tier.files`) and
     the wall time. Nothing in any tier changes here."""
@@ -430,7 +430,7 @@ def execute(name: str, profile: str, timeout: int, tier: Tier, stage: Path, prog
     return {"files": files, "seconds": seconds}
 
 
-def run_chapter(name: str, profile: str, timeout: int, tiers: list[Tier] | None = None,
+def run_chapter(name: str, profile: str, timeout: int | None, tiers: list[Tier] | None = None,
                 progress: bool = False) -> float:
     """Run one chapter and land it in ``tiers`` (default: :func:`destinations`); returns seconds.
 
@@ -504,7 +504,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("chapters", nargs="*", help="chapter names (default: all)")
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "quick"), choices=PROFILES)
-    parser.add_argument("--timeout", type=int, default=3600, help="per-cell timeout in seconds")
+    # a record or full cell may run for hours on a busy CPU, and an interrupted one resumes from the
+    # cache anyway: no timeout there by default; quick (CI-sized) cells get an hour
+    parser.add_argument("--timeout", type=int, default=None,
+                        help="per-cell timeout in seconds (default: 3600 for quick, none for record/full)")
     parser.add_argument("--out", type=Path, help="re-run into this folder (any profile) and compare with the record")
     parser.add_argument("--skip-done", action="store_true",
                         help="skip chapters whose page in the target tier already comes from this profile and source")
@@ -513,6 +516,8 @@ def main(argv=None) -> int:
     parser.add_argument("--migrate-tiers", action="store_true",
                         help="copy the single-tier quick goldens of book/chapters into the smoke tier, then exit")
     args = parser.parse_args(argv)
+    if args.timeout is None:
+        args.timeout = 3600 if args.profile == "quick" else None
     if args.migrate_tiers:
         moved = migrate_tiers()
         print(f"smoke tier ({SMOKE.notebooks.relative_to(ROOT)}): copied {len(moved)} chapters: {', '.join(moved)}")
