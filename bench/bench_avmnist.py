@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import time
 
 import torch
 
@@ -26,6 +25,7 @@ from mfh_lib import config
 from mfh_lib.losses import kd_loss
 from mfh_lib.models import AudioCNN, ImageAudioLateFusion, LeNet5
 from mfh_lib.training import Ensemble, make_optimizer
+from timing import seconds_per_call
 
 CHAPTER = "01_case_study_avmnist"
 
@@ -53,15 +53,7 @@ def step_ms(make_model, inputs, labels, seeds, steps, device, rho=1.0, naive=Fal
             opt.zero_grad()
             loss.backward()
             opt.step()
-    step()  # warm-up
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / steps * 1000
+    return seconds_per_call(step, steps, device) * 1000
 
 
 def training_units(cfg: dict) -> dict[str, int]:

@@ -21,7 +21,6 @@ data rendering are not counted (a few per cent at the quick size).
 from __future__ import annotations
 
 import argparse
-import time
 
 import torch
 
@@ -29,21 +28,9 @@ from mfh_lib import config, segmentation
 from mfh_lib.data import nyuv2
 from mfh_lib.losses import kd_loss
 from mfh_lib.training import iou_from_confusion, make_optimizer, segmentation_confusion, train_segmenter
+from timing import seconds_per_call
 
 GATE_MIOU, GATE_WORST_CLASS = 35.0, 15.0  # the chapter's declared preconditions (paper_numbers/04_nyu_depth.json)
-
-
-def timed(step, num_steps: int, device) -> float:
-    """Seconds per call of ``step`` after one warm-up call."""
-    step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(num_steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return (time.perf_counter() - start) / num_steps
 
 
 def main() -> None:
@@ -89,12 +76,12 @@ def main() -> None:
     for name, (kind, inputs, _) in segmentation.TEACHERS.items():
         torch.manual_seed(0)
         networks[name] = segmentation.build_network(kind, views[inputs[0]].shape[1], data.num_classes, settings).to(device)
-        seconds[name] = timed(step_for(networks[name], inputs), args.steps, device)
+        seconds[name] = seconds_per_call(step_for(networks[name], inputs), args.steps, device)
         networks[name].eval()
     for name, (teacher, view) in segmentation.STUDENTS.items():
         torch.manual_seed(0)
         student = segmentation.build_network("rgb", 3, data.num_classes, settings).to(device)
-        seconds[name] = timed(step_for(student, ("RGB",), networks[teacher], view), args.steps, device)
+        seconds[name] = seconds_per_call(step_for(student, ("RGB",), networks[teacher], view), args.steps, device)
 
     steps = settings.num_epochs * (cfg["num_train"] // settings.batch_size)
     per_seed = steps * sum(seconds.values())
