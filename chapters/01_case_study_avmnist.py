@@ -48,7 +48,7 @@ import torch
 from IPython.display import display
 from myst_nb import glue
 
-from mfh_lib import avmnist_report, cache, claims, config, formatting, gamma_dial, plotting, training
+from mfh_lib import avmnist_report, cache, claims, config, formatting, gamma_dial, plotting, stats, training
 from mfh_lib.data.avmnist import HELD_OUT, SEEN, describe_splits, load_avmnist_draws, recording_overlap, stack_draws
 from mfh_lib.models import AudioCNN, ImageAudioLateFusion, LeNet5
 
@@ -580,7 +580,7 @@ for kd in ("UM", "CM"):
 # The gamma dial: slopes over gamma per seed (the unit: seeds and data draws) and the endpoints.
 gamma_pre = {"teacher_student_gap": float((dial_acc("teacher")[-1] - dial_acc("No-KD")[-1]).mean())}
 for claim, diff in (("kd_gain", gamma_diffs["KD - No-KD"]), ("kd_over_noise", gamma_diffs["KD - noise-teacher KD"])):
-    ledger.test(f"gamma_{claim}_slope", gamma_dial.per_seed_slope(gammas, diff), preconditions=gamma_pre)
+    ledger.test(f"gamma_{claim}_slope", stats.per_seed_slope(gammas, diff), preconditions=gamma_pre)
     ledger.test(f"gamma_{claim}_endpoints", diff[-1] - diff[0], preconditions=gamma_pre)
 extra_kept = dial.pairing["kept"] * dial.pairing["pairs"] - (dial.pairing["gamma"] * dial.pairing["pairs"]).round()
 ledger.check("check_gamma_share", bool(extra_kept.between(0, 10).all()),

@@ -456,8 +456,7 @@ shares = [] if use_real else list(cfg["shared_shares"])
 
 def slopes(a, b):
     """(S,) per-seed least-squares slope over gamma of the paired difference a - b (seeds x settings)."""
-    per_seed = np.stack([results[g].paired(a, b) for g in shares], axis=1)
-    return np.polyfit(shares, per_seed.T, 1)[0]
+    return stats.per_seed_slope(shares, np.stack([results[g].paired(a, b) for g in shares]))
 
 
 for claim_id, (a, b, teachers) in SWEEP.items():

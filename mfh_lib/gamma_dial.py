@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 
@@ -157,11 +156,3 @@ def gamma_dial_study(teacher: tuple[Callable, Callable], student: tuple[Callable
         rows += [{"gamma": gamma, "seed": seed, "model": model, "split": split, "acc": float(acc[seed])}
                  for model, run in runs.items() for split, acc in run["acc"].items() for seed in range(len(acc))]
     return GammaDialResult(pd.DataFrame(rows), pd.concat(pairing, ignore_index=True))
-
-
-def per_seed_slope(gammas: Sequence[float], values: np.ndarray) -> np.ndarray:
-    """Least-squares slope over ``gammas`` (G,) of each column of ``values`` (G, S): one slope per seed."""
-    x = np.asarray(gammas, dtype=float)
-    y = np.asarray(values, dtype=float)
-    x = x - x.mean()
-    return (x[:, None] * (y - y.mean(axis=0))).sum(axis=0) / (x ** 2).sum()

@@ -110,6 +110,15 @@ def json_number(x):
     return x
 
 
+def per_seed_slope(settings, values) -> np.ndarray:
+    """(S,) least-squares slope over ``settings`` (G,) of each column of ``values`` (G, S): the
+    per-unit trend a sweep claim is judged on (one slope per seed, then an interval over seeds)."""
+    x = np.asarray(settings, dtype=float)
+    y = np.asarray(values, dtype=float)
+    x = x - x.mean()
+    return (x[:, None] * (y - y.mean(axis=0))).sum(axis=0) / (x ** 2).sum()
+
+
 def mean_estimate(values, unit: str = "seeds", what: str = "mean") -> Estimate:
     """Mean of per-unit values (e.g. paired per-seed differences) with a Student-t 95% interval.
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from mfh_lib import gamma_dial
+from mfh_lib import gamma_dial, stats
 from mfh_lib.config import ConfigError
 from mfh_lib.data import MultimodalSplit
 
@@ -50,7 +50,7 @@ def test_settings_and_slope():
         gamma_dial.GammaDialSettings(gammas=[0.5, 0.5], seeds=2, teacher_epochs=1, student_epochs=1, batch_size=4)
     with pytest.raises(ConfigError, match="gamma"):
         gamma_dial.GammaDialSettings(gammas=[0.0, 1.5], seeds=2, teacher_epochs=1, student_epochs=1, batch_size=4)
-    slopes = gamma_dial.per_seed_slope([0.0, 0.5, 1.0], np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]]))
+    slopes = stats.per_seed_slope([0.0, 0.5, 1.0], np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 1.0]]))
     assert np.allclose(slopes, [2.0, 0.0])
 
 
