@@ -497,7 +497,9 @@ avmnist_report.plot_gamma_gains(gammas, gamma_diffs, f"KD gain against gamma ({s
 # - The gamma dial: MFH's prediction (Sec. 4.2, Fig. 2) that the KD gain over No-KD grows with
 #   $\gamma$, judged on the per-seed least-squares slope of KD − No-KD over the $\gamma$ values
 #   (directional: slope > 0) and on the endpoints (the gain at the largest minus the gain at the
-#   smallest $\gamma$ > 0; with three equally spaced values of $\gamma$ the two coincide); ours: the
+#   smallest $\gamma$). With two values, or three equally spaced ones, the two statistics coincide
+#   (the least-squares slope ignores the midpoint), so the quick profile dials only the endpoints
+#   and the record profile adds the values between; ours: the
 #   same two tests for KD − noise-teacher KD. No margin: the null is
 #   a zero slope / zero difference. Precondition: at the largest $\gamma$ the image teacher beats
 #   the No-KD student by at least {glue:text}`ch01_student_gap_min` pp, else there is nothing to transfer.

@@ -255,6 +255,24 @@ def segmentation_study(dataset: MultimodalDataset, settings: SegmentationStudySe
     return SegmentationStudyResult(pd.DataFrame(rows), pd.DataFrame(curves), names)
 
 
+def image_blind_miou(dataset: MultimodalDataset) -> dict:
+    """Test mIoU (%) of two predictors that never look at an image, the chance levels of the noise
+    teacher: ``majority`` (the most frequent training class at every pixel) and ``position prior``
+    (at each pixel position the training class most frequent there: what a network can still learn
+    from label maps shuffled across scenes, whose per-pixel class frequencies survive)."""
+    k, labels, test = dataset.num_classes, dataset.train.y, dataset.test.y
+    valid = labels != IGNORE_INDEX
+    counts = torch.stack([((labels == c) & valid).sum(0) for c in range(k)])  # (K, H, W)
+    predictions = {"majority": counts.sum((1, 2)).argmax().expand_as(test[0]), "position prior": counts.argmax(0)}
+    keep = test != IGNORE_INDEX
+    out = {}
+    for name, prediction in predictions.items():
+        pairs = test[keep] * k + prediction.expand_as(test)[keep]
+        confusion = torch.bincount(pairs, minlength=k * k).reshape(k, k)
+        out[name] = float(iou_from_confusion(confusion)[1])
+    return out
+
+
 def competence(result: SegmentationStudyResult, teachers: Sequence[str], classes: Sequence[int] | None = None) -> dict:
     """The convergence gate: over ``teachers``, the weakest seed-mean mIoU on ``classes`` (default
     all) and the weakest seed-mean IoU of any single one of those classes (every class learnt)."""

@@ -110,11 +110,15 @@ def test_a_neutral_cue_is_flat_and_a_decisive_one_is_the_class_pattern():
     rng = np.random.default_rng(0)
     seen = set()
     for _ in range(60):
-        rgb, depth, labels, kinds = nyuv2.render_scene(rng, 32, 0.2, 0.0, num_objects=(1, 1), rgb_noise=0, depth_noise=0)
+        rgb, depth, labels, kinds, _ = nyuv2.render_scene(rng, 32, 0.2, 0.0, num_objects=(1, 1), rgb_noise=0, depth_noise=0)
         mask = labels >= 2
         flat_rgb, flat_depth = np.ptp(rgb[:, mask], axis=1).max() == 0, np.ptp(depth[mask]) == 0
         expected = {"general": (False, False), "rgb-only": (False, True), "depth-only": (True, False)}[kinds[0]]
         assert (flat_rgb, flat_depth) == expected, kinds[0]
+        if not flat_depth:  # the relief: two levels a RELIEF_DEPTH apart, the class pattern on half the face
+            assert np.ptp(depth[mask]) == pytest.approx(nyuv2.RELIEF_DEPTH, abs=1e-5)
+            raised = depth[mask] < depth[mask].max() - 1e-3
+            assert 0.25 < raised.mean() < 0.75
         seen.add(kinds[0])
     assert seen == set(nyuv2.INSTANCE_KINDS)
 

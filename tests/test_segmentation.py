@@ -84,13 +84,14 @@ def test_every_object_is_seen_by_both_modalities_and_nothing_is_repainted():
     kinds_seen = set()
     for _ in range(30):
         state = rng.bit_generator.state
-        rgb, depth, labels, kinds = nyuv2.render_scene(rng, 32, 0.4, 0.0, rgb_noise=0, depth_noise=0)
+        rgb, depth, labels, kinds, kind_map = nyuv2.render_scene(rng, 32, 0.4, 0.0, rgb_noise=0, depth_noise=0)
         empty = np.random.default_rng()
         empty.bit_generator.state = state
-        empty_rgb, empty_depth, _, _ = nyuv2.render_scene(empty, 32, 0.4, 0.0, num_objects=(0, 0), rgb_noise=0, depth_noise=0)
+        empty_rgb, empty_depth, *_ = nyuv2.render_scene(empty, 32, 0.4, 0.0, num_objects=(0, 0), rgb_noise=0, depth_noise=0)
         objects = labels >= 2
         assert (np.abs(rgb - empty_rgb).max(axis=0)[objects] > 0).all()
-        assert (np.abs(depth - empty_depth)[objects] > 0.3).all()
+        assert (np.abs(depth - empty_depth)[objects] > 0.3).all() and (depth > 0).all()  # in front of the camera
+        assert np.array_equal(kind_map >= 0, objects)  # every object pixel knows its instance's kind
         kinds_seen.update(kinds)
     assert kinds_seen == set(nyuv2.INSTANCE_KINDS)
 
@@ -102,6 +103,22 @@ def test_standin_plants_the_instance_shares():
     assert set(ds.train.y.unique().tolist()) - {nyuv2.IGNORE_INDEX} == {0, 1, 2, 3, 4, 5}
     only_general = nyuv2.make_standin(10, 0, 0, 24, shared_share=1.0, seed=1)
     assert only_general.ground_truth["instance_kind_share"]["general"] == 1.0
+
+
+def test_a_single_modality_can_decide_a_large_share_of_every_class_at_the_quick_settings():
+    """The IoU a depth-only (or RGB-only) model can reach on a class is bounded by the share of the
+    class's pixels whose instance that modality decides; at the quick settings (gamma 0.5, RGB share
+    0.75) both bounds sit far above the gate's 15%, and RGB decides more than depth."""
+    ds = nyuv2.make_standin(2, 0, 64, 24, shared_share=0.5, unlabeled_share=0.3, rgb_share=0.75, seed=0)
+    share = ds.ground_truth["test_decidable_share"]
+    assert set(share["depth"]) == set(nyuv2.STANDIN_OBJECTS)
+    assert min(share["depth"].values()) > 0.5 and min(share["RGB"].values()) > 0.65
+    assert np.mean(list(share["RGB"].values())) > np.mean(list(share["depth"].values())) + 0.1
+    labels = np.array([[2, 2, 3, nyuv2.IGNORE_INDEX]])
+    kinds = np.array([[0, 2, 1, 2]])  # general, depth-only | rgb-only | unlabelled
+    by_hand = nyuv2.decidable_share(labels, kinds)
+    assert by_hand["depth"]["cabinet"] == 1.0 and by_hand["RGB"]["cabinet"] == 0.5 and by_hand["depth"]["sofa"] == 0.0
+    assert np.isnan(by_hand["RGB"]["lamp"])
 
 
 class Oracle(nn.Module):
@@ -119,15 +136,16 @@ class Oracle(nn.Module):
         return self.net(x)
 
 
-ORACLE_MIN_IOU = 60.0  # every class, on held-out scenes (measured: 72-96 at these settings)
+ORACLE_MIN_IOU = 40.0  # every class, on held-out scenes (measured: 48-87 after 60 steps, 74-93 after 120)
 
 
-@pytest.mark.slow  # ~4 s on an idle core: 120 steps are what "converged" takes here
 def test_every_standin_class_is_learnable_by_an_oracle(one_thread):
+    """60 steps (~1 s) take every class of the 24 px stand-in far above the convergence gate's 15%:
+    no class is unlearnable at the quick profile's size."""
     ds = nyuv2.make_standin(96, 0, 32, 24, shared_share=0.5, unlabeled_share=0.0, seed=2)
     torch.manual_seed(0)
     oracle = Oracle(ds.num_classes)
-    train_segmenter(oracle, [nyuv2.rgbd(ds.train)], ds.train.y, ignore_index=nyuv2.IGNORE_INDEX, num_epochs=40,
+    train_segmenter(oracle, [nyuv2.rgbd(ds.train)], ds.train.y, ignore_index=nyuv2.IGNORE_INDEX, num_epochs=20,
                     batch_size=32, lr=1e-2, generator=torch.Generator().manual_seed(0))
     iou, _ = iou_from_confusion(segmentation_confusion(oracle, nyuv2.rgbd(ds.test), ds.test.y, ds.num_classes))
     assert (iou >= ORACLE_MIN_IOU).all(), dict(zip(nyuv2.STANDIN_CLASSES, iou.round().tolist()))

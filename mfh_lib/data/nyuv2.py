@@ -13,12 +13,20 @@ transposition; :func:`load_nyuv2` maps labels to the 40-class protocol (unlabell
 resizes and returns a :class:`MultimodalDataset` with ``a`` = depth (teacher) and ``b`` = RGB (student).
 
 Stand-in (:func:`make_standin`): procedurally rendered rooms (a back wall and a floor plane seen by a
-camera, so the floor's depth grows towards the horizon) with two to four objects. Every object is a
+camera, so the floor's depth grows towards the horizon) with three to five objects. Every object is a
 rectangle standing in front of the surface behind it, so **both modalities see every object** (a
 colour change in RGB, a depth step in depth); its class is decided by two per-instance cues:
 
-* a **texture** in RGB (vertical / horizontal stripes, a fine checkerboard, dots: one pattern per class), and
-* a **relief** in depth: the same pattern carved into the object's face (grooves, ribs, pits, studs).
+* a **texture** in RGB (vertical / horizontal / diagonal stripes, a checkerboard: one pattern per
+  class, each covering half the face), and
+* a **relief** in depth: the same pattern raised from the object's face (ribs, a checkerboard of studs).
+
+Both cues are sized to be resolvable at the quick profile's 24 px: objects span 40-70% of the image
+side, every pattern is made of 2-pixel bars or squares (a 4-pixel period), and the relief
+(:data:`RELIEF_DEPTH`) is larger than the object's standoff from its surface. (A 0.3 m relief, with
+the scene's depth spanning metres, 1-pixel dots for one class and a 1-pixel checkerboard for another,
+left the depth networks unable to tell the object classes apart at this size: no depth teacher
+reached the convergence gate.)
 
 An instance is *modality-general* with probability ``shared_share`` (the planted gamma of MFH: the
 share of decisive instances both modalities can decide): both cues name its class. Otherwise only
@@ -53,12 +61,16 @@ NUM_RAW_CLASSES = 894
 
 STANDIN_CLASSES = ("wall", "floor", "cabinet", "sofa", "lamp", "ball")
 STANDIN_OBJECTS = STANDIN_CLASSES[2:]  # the classes decided by per-instance cues
-STANDIN_TEXTURE = {"cabinet": "vertical stripes", "sofa": "horizontal stripes", "lamp": "a fine checkerboard",
-                   "ball": "dots"}  # the RGB cue of each object class (neutral: a plain colour)
-STANDIN_RELIEF = {"cabinet": "vertical grooves", "sofa": "horizontal ribs", "lamp": "a fine grid of pits",
-                  "ball": "a grid of studs"}  # the depth cue: the same pattern as relief (neutral: a flat face)
+STANDIN_TEXTURE = {"cabinet": "vertical stripes", "sofa": "horizontal stripes", "lamp": "a checkerboard",
+                   "ball": "diagonal stripes"}  # the RGB cue of each object class (neutral: a plain colour)
+STANDIN_RELIEF = {"cabinet": "vertical ribs", "sofa": "horizontal ribs", "lamp": "a checkerboard of studs",
+                  "ball": "diagonal ribs"}  # the depth cue: the same pattern as relief (neutral: a flat face)
 INSTANCE_KINDS = ("general", "rgb-only", "depth-only")  # which cue decides an object instance
 STANDIN_SOURCE = "stand-in (synthetic RGB-D rooms, planted per-instance RGB / depth cues)"
+RELIEF_DEPTH = 2.0  # metres the relief stands out of an object's face (the face stands 0.4-0.8 m out of its surface)
+OBJECT_SIZE = (0.4, 0.7)  # an object's height and width, as fractions of the image side
+WALL_DEPTH = (3.5, 5.5)  # metres, drawn per room: at least 0.5 m behind the nearest floor row
+NEAR_FLOOR_DEPTH = 3.0  # metres at the bottom row: the nearest relief stays in front of the camera
 
 
 # ----------------------------------------------------------------------------------------------
@@ -196,7 +208,7 @@ def load_nyuv2(data_dir: Path, image_size=(240, 320), num_val: int = 0, chunk_si
 # ----------------------------------------------------------------------------------------------
 # Stand-in
 # ----------------------------------------------------------------------------------------------
-def _rect(rng, size, rows, min_frac=0.3, max_frac=0.6):
+def _rect(rng, size, rows, min_frac=OBJECT_SIZE[0], max_frac=OBJECT_SIZE[1]):
     """A random rectangle (top, bottom, left, right) whose rows lie in ``rows`` = (lo, hi)."""
     lo, hi = rows
     height = int(rng.integers(max(2, int(min_frac * size)), max(3, int(max_frac * size)) + 1))
@@ -208,10 +220,10 @@ def _rect(rng, size, rows, min_frac=0.3, max_frac=0.6):
 
 
 def _texture(name: str, rows, cols, period: int) -> np.ndarray:
-    """(S,S) bool pattern of the RGB cue of class ``name``."""
+    """(S,S) bool pattern of the cue of class ``name`` (True on half of the pixels)."""
     r, c = rows // period, cols // period
-    return {"cabinet": c % 2 == 0, "sofa": r % 2 == 0, "lamp": (rows + cols) % 2 == 0,
-            "ball": (rows % 2 == 0) & (cols % 2 == 0)}[name]
+    return {"cabinet": c % 2 == 0, "sofa": r % 2 == 0, "lamp": (r + c) % 2 == 0,
+            "ball": ((rows + cols) // period) % 2 == 0}[name]
 
 
 def instance_kind(rng: np.random.Generator, shared_share: float, rgb_share: float) -> str:
@@ -222,17 +234,20 @@ def instance_kind(rng: np.random.Generator, shared_share: float, rgb_share: floa
 
 
 def render_scene(rng: np.random.Generator, size: int, shared_share: float, unlabeled_share: float,
-                 num_objects=(2, 4), rgb_noise: float = 0.04, depth_noise: float = 0.03, rgb_share: float = 0.75,
-                 relief_depth: float = 0.3):
-    """One room: RGB (3,S,S) in [0,1], depth (S,S) in metres, labels (S,S), and the instance kinds drawn."""
+                 num_objects=(3, 5), rgb_noise: float = 0.04, depth_noise: float = 0.03, rgb_share: float = 0.75,
+                 relief_depth: float = RELIEF_DEPTH):
+    """One room: RGB (3,S,S) in [0,1], depth (S,S) in metres, labels (S,S), the instance kinds drawn
+    (one per object, occluded or not) and the kind map (S,S): per pixel the index in
+    :data:`INSTANCE_KINDS` of the object seen there, -1 on the wall and the floor."""
     rows, cols = np.mgrid[0:size, 0:size].astype(np.float32)
     horizon = int(rng.integers(int(0.35 * size), int(0.6 * size)))
-    wall_depth = float(rng.uniform(3.0, 5.0))
-    # floor plane: depth falls from the wall's depth at the horizon to ~1 m at the bottom row
+    wall_depth = float(rng.uniform(*WALL_DEPTH))
+    # floor plane: depth falls from the wall's depth at the horizon to NEAR_FLOOR_DEPTH at the bottom row
     t = np.clip((rows - horizon) / max(1, size - 1 - horizon), 0, 1)
-    surface = np.where(rows < horizon, wall_depth + 0.2 * (cols / size - 0.5), wall_depth * (1 - t) + 1.0 * t)
+    surface = np.where(rows < horizon, wall_depth + 0.2 * (cols / size - 0.5), wall_depth * (1 - t) + NEAR_FLOOR_DEPTH * t)
     depth = surface.copy()
     labels = np.where(rows < horizon, 0, 1).astype(np.int64)
+    kind_map = np.full((size, size), -1, np.int64)
     wall_colour, floor_colour = rng.uniform(0.3, 0.9, 3), rng.uniform(0.1, 0.7, 3)
     shading = 0.75 + 0.25 * rng.uniform() * (cols / size)  # one light source from the side
     rgb = np.where(labels[None] == 0, wall_colour[:, None, None], floor_colour[:, None, None] * (0.7 + 0.3 * (1 - t)))
@@ -262,37 +277,59 @@ def render_scene(rng: np.random.Generator, size: int, shared_share: float, unlab
         rgb = np.where(mask[None], appearance, rgb)
         label = STANDIN_CLASSES.index(name) if rng.uniform() >= unlabeled_share else IGNORE_INDEX
         labels = np.where(mask, label, labels)
+        kind_map = np.where(mask, INSTANCE_KINDS.index(kind), kind_map)
         drawn.append(kind)
     rgb = np.clip(rgb + rgb_noise * rng.standard_normal(rgb.shape), 0, 1)
     depth = depth + depth_noise * rng.standard_normal(depth.shape)
-    return rgb.astype(np.float32), depth.astype(np.float32), labels, drawn
+    return rgb.astype(np.float32), depth.astype(np.float32), labels, drawn, kind_map
 
 
 def _render_split(num_scenes: int, size: int, shared_share: float, unlabeled_share: float, rgb_share: float, seed: int):
     rng = np.random.default_rng(seed)
     scenes = [render_scene(rng, size, shared_share, unlabeled_share, rgb_share=rgb_share) for _ in range(num_scenes)]
     if not scenes:
-        return (torch.zeros(0, 3, size, size), torch.zeros(0, 1, size, size), torch.zeros(0, size, size, dtype=torch.long)), []
+        empty = np.zeros((0, size, size), np.int64)
+        return (torch.zeros(0, 3, size, size), torch.zeros(0, 1, size, size), torch.as_tensor(empty)), [], empty
     rgb = torch.as_tensor(np.stack([s[0] for s in scenes]))
     depth = torch.as_tensor(np.stack([s[1] for s in scenes]))[:, None]
     labels = torch.as_tensor(np.stack([s[2] for s in scenes]))
     kinds = [k for s in scenes for k in s[3]]
-    return (rgb, depth, labels), kinds
+    return (rgb, depth, labels), kinds, np.stack([s[4] for s in scenes])
+
+
+DECIDED_BY = {"RGB": ("general", "rgb-only"), "depth": ("general", "depth-only")}  # the kinds each modality decides
+
+
+def decidable_share(labels: np.ndarray, kind_map: np.ndarray) -> dict:
+    """Per modality and object class, the share of the class's labelled pixels whose instance that
+    modality decides: what bounds a single-modality model's IoU on the class (it cannot tell the
+    classes of the other instances apart). nan for a class with no labelled pixel."""
+    shares = {}
+    for modality, kinds in DECIDED_BY.items():
+        decided = np.isin(kind_map, [INSTANCE_KINDS.index(k) for k in kinds])
+        shares[modality] = {}
+        for name in STANDIN_OBJECTS:
+            pixels = labels == STANDIN_CLASSES.index(name)
+            shares[modality][name] = float(decided[pixels].mean()) if pixels.any() else float("nan")
+    return shares
 
 
 def make_standin(num_train: int = 200, num_val: int = 0, num_test: int = 200, image_size: int = 32,
                  shared_share: float = 0.5, unlabeled_share: float = 0.3, seed: int = 0,
                  rgb_share: float = 0.75) -> MultimodalDataset:
     """Rendered RGB-D rooms (see the module docstring for what is planted). Test labels keep the same
-    unlabelled share, which mIoU ignores, as NYU's unlabelled pixels are."""
+    unlabelled share, which mIoU ignores, as NYU's unlabelled pixels are. ``ground_truth`` records
+    the planted cues and shares, and ``test_decidable_share`` (:func:`decidable_share` on the test
+    split: per modality and object class, the share of labelled pixels that modality can decide)."""
     check_unit_interval("shared_share", shared_share)
     check_unit_interval("unlabeled_share", unlabeled_share)
     check_unit_interval("rgb_share", rgb_share)
     if image_size < 16:
         raise ConfigError(f"image_size must be >= 16 pixels for the rendered rooms, got {image_size}")
-    parts, kinds = {}, {}
+    parts, kinds, kind_maps = {}, {}, {}
     for offset, (name, n) in enumerate((("train", num_train), ("val", num_val), ("test", num_test))):
-        parts[name], kinds[name] = _render_split(n, image_size, shared_share, unlabeled_share, rgb_share, seed * 1000 + offset)
+        parts[name], kinds[name], kind_maps[name] = _render_split(n, image_size, shared_share, unlabeled_share, rgb_share,
+                                                                  seed * 1000 + offset)
     drawn = np.array(kinds["train"] + kinds["test"])
     ground_truth = {
         "class_names": list(STANDIN_CLASSES),
@@ -302,6 +339,7 @@ def make_standin(num_train: int = 200, num_val: int = 0, num_test: int = 200, im
         "rgb_share": rgb_share,
         "unlabeled_share": unlabeled_share,
         "instance_kind_share": {k: float((drawn == k).mean()) if drawn.size else 0.0 for k in INSTANCE_KINDS},
+        "test_decidable_share": decidable_share(parts["test"][2].numpy(), kind_maps["test"]),
     }
     return _make_dataset(parts["train"], parts["val"], parts["test"], len(STANDIN_CLASSES), STANDIN_SOURCE, ground_truth)
 
