@@ -206,13 +206,21 @@ def size_claim(row: dict, quick: dict, confidence: float = stats.CONFIDENCE, pow
 
 # --- one chapter ---------------------------------------------------------------------------------
 
-def size_chapter(results: dict, quick: dict, provenance: dict | None, budget_s: float = BUDGET_MIN * 60) -> dict:
-    """Size one chapter: every claim, the record seeds, the estimated time and what stays open."""
+def size_chapter(results: dict, quick: dict, provenance: dict | None, budget_s: float = BUDGET_MIN * 60,
+                 record: dict | None = None, cost_ratio: float | None = None) -> dict:
+    """Size one chapter: every claim, the record seeds, the estimated time and what stays open.
+
+    ``cost_ratio``: what one record seed costs relative to one quick seed where the record profile
+    also changes other settings (more epochs, more settings swept); the quick wall time is scaled by
+    it before the seeds are. Without it a record profile that differs from quick in other keys than
+    the seeds (``record``) gets a warning: its estimate is then a lower bound."""
     rows = [size_claim(r, quick) for r in results["claims"]
             if r.get("category") in ("paper", "ours")]
     keys = seed_keys(quick)
     wall = (provenance or {}).get("wall_time_s")
-    wall = float(wall) if _finite(wall) else None
+    quick_wall = float(wall) if _finite(wall) else None
+    wall = quick_wall * (cost_ratio or 1.0) if quick_wall is not None else None  # per quick-seed-equivalent
+    other_changes = sorted(k for k in (record or {}) if k not in keys and record[k] != quick.get(k))
     prov_seeds = (provenance or {}).get("seeds")
     # the largest factor on every seed key the budget allows (the time scales with the largest ratio)
     factor_max = budget_s / wall if wall else None
@@ -257,11 +265,14 @@ def size_chapter(results: dict, quick: dict, provenance: dict | None, budget_s: 
         warnings.append(f"the provenance records {len(prov_seeds)} seeds, the quick config {quick['seeds']}")
     if wall is None:
         warnings.append("no wall time recorded: no time estimate")
+    if other_changes and cost_ratio is None:
+        warnings.append(f"the record profile also changes {', '.join(other_changes)}: the estimate scales "
+                        "the seeds only, a lower bound (give --cost-ratio)")
     return {
         "chapter": results["chapter"], "quick_profile": results.get("profile"), "warnings": warnings,
         "seed_keys": keys, "quick_seeds": {k: quick[k] for k in keys},
         "provenance_seeds": len(prov_seeds) if isinstance(prov_seeds, list) else None,
-        "quick_wall_time_s": wall, "provenance_finished": (provenance or {}).get("finished"),
+        "quick_wall_time_s": quick_wall, "provenance_finished": (provenance or {}).get("finished"),
         "provenance_commit": ((provenance or {}).get("git") or {}).get("commit"),
         "headline": driven_by,
         "seeds_to_decide_headline": needed_all,
@@ -272,7 +283,9 @@ def size_chapter(results: dict, quick: dict, provenance: dict | None, budget_s: 
         "estimated_cheapest_time_s": wall * ratio_cheap if wall else None,
         "estimated_record_time_s": est_s,
         "estimate_label": "estimated from the quick run: quick wall time x record seeds / quick seeds "
-                          "(largest ratio over the seed keys)",
+                          "(largest ratio over the seed keys)"
+                          + (f" x {cost_ratio:g} (the cost of a record seed relative to a quick seed)" if cost_ratio else ""),
+        "cost_ratio": cost_ratio, "record_changes_besides_seeds": other_changes,
         "budget_s": budget_s,
         "fits_budget": None if est_s is None else est_s <= budget_s,
         "decides_all_headline_within_budget": None if est_all_s is None else est_all_s <= budget_s,
@@ -285,7 +298,8 @@ def size_chapter(results: dict, quick: dict, provenance: dict | None, budget_s: 
     }
 
 
-def size_all(results_dir: Path, provenance_dir: Path, configs_dir: Path, budget_s: float) -> list[dict]:
+def size_all(results_dir: Path, provenance_dir: Path, configs_dir: Path, budget_s: float,
+             cost_ratios: dict[str, float] | None = None) -> list[dict]:
     out = []
     for path in sorted(results_dir.glob("*.json")):
         results = json.loads(path.read_text())
@@ -293,10 +307,11 @@ def size_all(results_dir: Path, provenance_dir: Path, configs_dir: Path, budget_
         config = configs_dir / f"{chapter}.json"
         if not config.exists():
             continue
-        quick = json.loads(config.read_text())["quick"]
+        profiles = json.loads(config.read_text())
         prov_path = provenance_dir / f"{chapter}.json"
         provenance = json.loads(prov_path.read_text()) if prov_path.exists() else None
-        out.append(size_chapter(results, quick, provenance, budget_s))
+        out.append(size_chapter(results, profiles["quick"], provenance, budget_s, record=profiles.get("record"),
+                                cost_ratio=(cost_ratios or {}).get(chapter)))
     return out
 
 
@@ -389,11 +404,12 @@ def markdown(chapters: list[dict], *, results_dir: str, generated: str, notes: l
         lines.append("none: every sized headline claim is decided at the proposed seeds.")
     lines.append("")
     for c in chapters:
+        cost_note = f" (a record seed costs {c['cost_ratio']:g} quick seeds)" if c.get("cost_ratio") else ""
         lines += [f"## {c['chapter']}", "",
                   f"Quick: {_seeds(c['quick_seeds'])} seeds, {_minutes(c['quick_wall_time_s'])} "
                   f"(provenance finished {c['provenance_finished'] or '—'}). Record proposed: "
                   f"{_seeds(c['record_seeds'])} seeds, {_minutes(c['estimated_record_time_s'])} estimated from the "
-                  f"quick run; at most {_seeds(c['max_seeds_within_budget'])} seeds fit the budget."
+                  f"quick run{cost_note}; at most {_seeds(c['max_seeds_within_budget'])} seeds fit the budget."
                   + "".join(f" **Warning**: {w}." for w in c["warnings"]), "",
                   "| claim | whose | kind | quick verdict | n | pilot point (se) | target | units needed | seeds needed "
                   "| at record size | note |", "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -489,12 +505,24 @@ def main(argv=None) -> int:
     p.add_argument("--out-json", type=Path, default=ROOT / "bench" / "record_sizing.json")
     p.add_argument("--note", action="append", default=[], help="a line for the markdown's preamble")
     p.add_argument("--write-configs", action="store_true", help="add/refresh the record profile of each config")
+    p.add_argument("--cost-ratio", action="append", default=[], metavar="CHAPTER=X",
+                   help="a record seed of CHAPTER costs X quick seeds (its record profile also changes "
+                        "epochs or the settings swept), e.g. 04_nyu_depth=6")
     args = p.parse_args(argv)
+    cost_ratios = {}
+    for item in args.cost_ratio:
+        chapter, _, value = item.partition("=")
+        try:
+            cost_ratios[chapter] = float(value)
+        except ValueError:
+            raise SystemExit(f"--cost-ratio {item!r}: expected CHAPTER=NUMBER, e.g. 04_nyu_depth=6") from None
+        if not cost_ratios[chapter] > 0:
+            raise SystemExit(f"--cost-ratio {item!r}: the ratio must be positive")
     for out in (args.out_md, args.out_json):
         if out.resolve().parent == args.results.resolve():
             raise SystemExit(f"refusing to write {out} into the results folder (the ledger reads every JSON there)")
     chapters = size_all(args.results, args.provenance or args.results / "provenance", args.configs,
-                        args.budget_min * 60)
+                        args.budget_min * 60, cost_ratios)
     generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     try:
         shown = args.results.resolve().relative_to(ROOT)

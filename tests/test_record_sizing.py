@@ -151,3 +151,19 @@ def test_markdown_escapes_pipes_in_cells():
         if line.startswith("| `equiv`"):
             assert "\\|point - centre\\|" in line
             assert line.replace("\\|", "").count("|") == 12
+
+
+def test_cost_ratio_scales_the_time_and_a_record_that_changes_more_than_seeds_is_flagged():
+    provenance = {"wall_time_s": 60.0, "profile": "quick"}
+    record = {**QUICK, "lr": 0.2}  # a record profile that changes a non-seed setting
+    flagged = sr.size_chapter(RESULTS, QUICK, provenance, budget_s=600.0, record=record)
+    assert flagged["record_changes_besides_seeds"] == ["lr"]
+    assert any("also changes lr" in w and "lower bound" in w for w in flagged["warnings"])
+    costed = sr.size_chapter(RESULTS, QUICK, provenance, budget_s=600.0, record=record, cost_ratio=2.0)
+    assert not any("also changes" in w for w in costed["warnings"])
+    assert costed["quick_wall_time_s"] == 60.0  # the quick run's own time is reported as measured
+    # 600 s of budget over a quick run of 60 s: 10x the seeds; at 2 quick seeds per record seed: 5x
+    assert flagged["max_seeds_within_budget"]["seeds"] == 30 and costed["max_seeds_within_budget"]["seeds"] == 15
+    ratio = costed["record_seeds"]["seeds"] / QUICK["seeds"]
+    assert costed["estimated_record_time_s"] == pytest.approx(60.0 * 2.0 * max(
+        ratio, costed["record_seeds"]["headline_seeds"] / QUICK["headline_seeds"]))
