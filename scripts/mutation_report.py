@@ -52,14 +52,14 @@ def mutmut_bin() -> str:
 def prepare(workdir: Path, fresh: bool, keep_sources: bool = False) -> None:
     """Copy what the tests need; drop mutmut's copies of the tests so new tests are seen.
 
-    ``keep_sources`` refreshes the tests only: the mutants (and earlier results) stay those of the
+    ``keep_sources`` refreshes the tests and setup.cfg (the test selection) only: the mutants (and earlier results) stay those of the
     sources copied before, even if the checkout's sources have changed since."""
     if fresh and workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     for name in COPY:
-        if keep_sources and name in ("mfh_lib", "setup.cfg", "pyproject.toml"):
-            continue
+        if keep_sources and name in ("mfh_lib", "pyproject.toml"):
+            continue  # (setup.cfg is refreshed: it lists the tests mutmut runs, new ones included)
         src, dst = ROOT / name, workdir / name
         if dst.is_dir():
             shutil.rmtree(dst)
