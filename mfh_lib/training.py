@@ -203,6 +203,9 @@ def train_segmenter(
     if teacher is not None:
         teacher.eval()  # no dropout, running BatchNorm statistics: the teacher's test-time predictions
     n = labels.shape[0]
+    if n < batch_size:  # every batch would be dropped: no step would ever be taken
+        raise ConfigError(f"train_segmenter: {n} training scenes for batch_size {batch_size}; "
+                          "use more scenes (num_train) or a smaller batch_size")
     history = []
     for _ in progress(range(num_epochs), desc=desc):
         model.train()

@@ -187,3 +187,11 @@ def test_kd_study_seeds_labels_cache_keys_and_conditions(tmp_path, monkeypatch):
     assert results_cache.path({"shared teacher": 1, "run": "teacher/T"}).exists()
     assert not results_cache.path({"study": 1, "run": "teacher/T"}).exists()
     assert results_cache.path({"study": 1, "run": "student/born-again/0.5"}).exists()
+
+
+def test_train_segmenter_refuses_fewer_scenes_than_one_batch():
+    model = torch.nn.Conv2d(3, 2, 1)
+    images, labels = torch.zeros(3, 3, 4, 4), torch.zeros(3, 4, 4, dtype=torch.long)
+    with pytest.raises(ConfigError, match="batch_size 4"):
+        training.train_segmenter(model, [images], labels, num_epochs=1, batch_size=4, lr=0.1,
+                                 generator=torch.Generator().manual_seed(0))
