@@ -158,7 +158,7 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1e-2 or abs(x) >= 1e4 else f"{x:.2f}"
 
 
-def _power(test: ClaimTest, est: stats.Estimate, target: float | None) -> tuple[float | None, int | None]:
+def _power(est: stats.Estimate, target: float | None) -> tuple[float | None, int | None]:
     """Minimal detectable effect at this n, and the units needed to detect ``target``."""
     if not math.isfinite(est.se) or est.se <= 0:
         return None, None
@@ -213,7 +213,7 @@ def judge(test: ClaimTest, est: stats.Estimate | None, *, paper_value: float | N
         verdict, reason, target = _equivalence(test, est, paper_value, interval)
     mde = needed = None
     if verdict == INCONCLUSIVE:
-        mde, needed = _power(test, est, target)
+        mde, needed = _power(est, target)
         if mde is not None:
             reason += f"; detectable at this n: {_fmt(mde)}"
         if needed is not None and target is not None:

@@ -321,11 +321,11 @@ def test_inconclusive_power_arithmetic_for_t_and_fisher_z_estimates():
     assert j.mde == pytest.approx(math.tanh(z * 0.4))
     assert j.units_needed == math.ceil((z / math.atanh(0.5)) ** 2 + 3)
     # a target of +-1 (or 0) has no finite sample size on the z scale
-    assert ev._power(corr, est(0.3, -0.2, 0.7, n=10, se=0.4, method=stats.FISHER_Z), 1.0) == \
+    assert ev._power(est(0.3, -0.2, 0.7, n=10, se=0.4, method=stats.FISHER_Z), 1.0) == \
         (pytest.approx(math.tanh(z * 0.4)), None)
-    assert ev._power(corr, est(0.3, -0.2, 0.7, n=10, se=0.4, method=stats.FISHER_Z), 0.0)[1] is None
-    assert ev._power(test, est(1.0, 0.0, 2.0, se=float("nan")), 1.0) == (None, None)
-    assert ev._power(test, est(1.0, 0.0, 2.0, se=0.0), 1.0) == (None, None)
+    assert ev._power(est(0.3, -0.2, 0.7, n=10, se=0.4, method=stats.FISHER_Z), 0.0)[1] is None
+    assert ev._power(est(1.0, 0.0, 2.0, se=float("nan")), 1.0) == (None, None)
+    assert ev._power(est(1.0, 0.0, 2.0, se=0.0), 1.0) == (None, None)
 
 
 def test_permutation_wording_at_the_exact_limit():
