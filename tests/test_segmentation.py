@@ -136,16 +136,16 @@ class Oracle(nn.Module):
         return self.net(x)
 
 
-ORACLE_MIN_IOU = 40.0  # every class, on held-out scenes (measured: 48-87 after 60 steps, 74-93 after 120)
+ORACLE_MIN_IOU = 60.0  # every class, on held-out scenes (measured: 74-93 after 120 steps, 48-87 after 60)
 
 
 def test_every_standin_class_is_learnable_by_an_oracle(one_thread):
-    """60 steps (~1 s) take every class of the 24 px stand-in far above the convergence gate's 15%:
-    no class is unlearnable at the quick profile's size."""
+    """120 steps (~4 s), what "converged" takes here, take every class of the 24 px stand-in far above
+    the convergence gate's 15%: no class is unlearnable at the quick profile's size."""
     ds = nyuv2.make_standin(96, 0, 32, 24, shared_share=0.5, unlabeled_share=0.0, seed=2)
     torch.manual_seed(0)
     oracle = Oracle(ds.num_classes)
-    train_segmenter(oracle, [nyuv2.rgbd(ds.train)], ds.train.y, ignore_index=nyuv2.IGNORE_INDEX, num_epochs=20,
+    train_segmenter(oracle, [nyuv2.rgbd(ds.train)], ds.train.y, ignore_index=nyuv2.IGNORE_INDEX, num_epochs=40,
                     batch_size=32, lr=1e-2, generator=torch.Generator().manual_seed(0))
     iou, _ = iou_from_confusion(segmentation_confusion(oracle, nyuv2.rgbd(ds.test), ds.test.y, ds.num_classes))
     assert (iou >= ORACLE_MIN_IOU).all(), dict(zip(nyuv2.STANDIN_CLASSES, iou.round().tolist()))
