@@ -33,7 +33,7 @@ from .controls import PixelSmoothingTeacher, pixel_mean_confidence, shuffled_lab
 from .config import ConfigError, StudySettings, check_number, check_unit_interval, check_whole
 from .data import MultimodalDataset
 from .models import CENLikeRGBD, ModalityGeneralSegmenter, SAGateLikeRGBD, deeplabv3plus, tag_modality
-from .training import iou_from_confusion, segmentation_confusion, train_segmenter
+from .training import confusion_counts, iou_from_confusion, segmentation_confusion, train_segmenter
 
 IGNORE_INDEX = 255
 CACHE_NAMESPACE = "segmentation_study"
@@ -261,16 +261,10 @@ def image_blind_miou(dataset: MultimodalDataset) -> dict:
     (at each pixel position the training class most frequent there: what a network can still learn
     from label maps shuffled across scenes, whose per-pixel class frequencies survive)."""
     k, labels, test = dataset.num_classes, dataset.train.y, dataset.test.y
-    valid = labels != IGNORE_INDEX
-    counts = torch.stack([((labels == c) & valid).sum(0) for c in range(k)])  # (K, H, W)
+    counts = torch.stack([(labels == c).sum(0) for c in range(k)])  # (K, H, W); unlabelled pixels match no class
     predictions = {"majority": counts.sum((1, 2)).argmax().expand_as(test[0]), "position prior": counts.argmax(0)}
-    keep = test != IGNORE_INDEX
-    out = {}
-    for name, prediction in predictions.items():
-        pairs = test[keep] * k + prediction.expand_as(test)[keep]
-        confusion = torch.bincount(pairs, minlength=k * k).reshape(k, k)
-        out[name] = float(iou_from_confusion(confusion)[1])
-    return out
+    return {name: float(iou_from_confusion(confusion_counts(test, prediction.expand_as(test), k, IGNORE_INDEX))[1])
+            for name, prediction in predictions.items()}
 
 
 def competence(result: SegmentationStudyResult, teachers: Sequence[str], classes: Sequence[int] | None = None) -> dict:

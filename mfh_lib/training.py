@@ -237,10 +237,16 @@ def segmentation_confusion(model: nn.Module, inputs: torch.Tensor, labels: torch
     confusion = torch.zeros(num_classes * num_classes, dtype=torch.long, device=labels.device)
     for start in range(0, inputs.shape[0], batch_size):
         pred = model(inputs[start:start + batch_size]).argmax(1)
-        target = labels[start:start + batch_size]
-        valid = target != ignore_index
-        confusion += torch.bincount(target[valid] * num_classes + pred[valid], minlength=num_classes * num_classes)
+        confusion += confusion_counts(labels[start:start + batch_size], pred, num_classes, ignore_index).flatten()
     return confusion.view(num_classes, num_classes)
+
+
+def confusion_counts(target: torch.Tensor, pred: torch.Tensor, num_classes: int, ignore_index: int = -100) -> torch.Tensor:
+    """(K, K) confusion counts [true, predicted] of same-shaped label and prediction maps, over the
+    pixels whose label is not ``ignore_index``."""
+    valid = target != ignore_index
+    pairs = target[valid] * num_classes + pred[valid]
+    return torch.bincount(pairs, minlength=num_classes * num_classes).view(num_classes, num_classes)
 
 
 def iou_from_confusion(confusion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
